@@ -1,0 +1,61 @@
+"""SCH-01 / SCH-02: schemathesis over every operation of openapi/qiibee.yaml.
+
+Positive data must get documented statuses, content types and bodies; negative
+data (only what the documents call invalid, see DECISIONS.md) must get a 4xx and
+never a 5xx. The target and key come from the plugin's ``qiibee_settings``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from _schemathesis_setup import (
+    call_and_validate,
+    load_schema,
+    negatable_operation_ids,
+    pytest9_nodeid_shim,
+    redactor_for,
+)
+
+from qiibee_conformance.redact import Redactor
+from qiibee_conformance.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def qiibee_positive_schema(qiibee_settings: Settings) -> Any:
+    return load_schema(qiibee_settings, "positive")
+
+
+@pytest.fixture(scope="session")
+def qiibee_negative_schema(qiibee_settings: Settings) -> Any:
+    return load_schema(qiibee_settings, "negative")
+
+
+@pytest.fixture(scope="session")
+def qiibee_redactor(qiibee_settings: Settings) -> Redactor:
+    return redactor_for(qiibee_settings)
+
+
+@pytest.fixture(autouse=True)
+def _schemathesis_nodeid_compat(request: pytest.FixtureRequest) -> None:
+    pytest9_nodeid_shim(request.node)
+
+
+positive = schemathesis.pytest.from_fixture("qiibee_positive_schema")
+negative = schemathesis.pytest.from_fixture("qiibee_negative_schema").include(
+    operation_id=negatable_operation_ids()
+)
+
+
+@pytest.mark.requirement("SCH-01")
+@positive.parametrize()
+def test_positive_data_conforms(case: schemathesis.Case, qiibee_redactor: Redactor) -> None:
+    call_and_validate(case, qiibee_redactor)
+
+
+@pytest.mark.requirement("SCH-02")
+@negative.parametrize()
+def test_negative_data_rejected(case: schemathesis.Case, qiibee_redactor: Redactor) -> None:
+    call_and_validate(case, qiibee_redactor)

@@ -1,0 +1,1 @@
+"""Certification: the contract suite runner, its pytest plugin, config and reports."""

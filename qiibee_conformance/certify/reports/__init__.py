@@ -1,0 +1,1 @@
+"""Certification reports: JSON, self-contained HTML, and pytest's JUnit XML."""

@@ -1,0 +1,52 @@
+"""The machine-readable report: verdict, settings (never the key) and every requirement.
+
+The HTML report is rendered from this same document, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from qiibee_conformance import __version__
+from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, Certification
+
+FILENAME = "certification.json"
+
+
+def build(cert: Certification) -> dict[str, Any]:
+    tests = [t for r in cert.requirements for t in r.tests] + cert.unmarked
+    unique = {t.nodeid: t for t in tests}.values()
+    return {
+        "tool": "qiibee-conformance",
+        "version": __version__,
+        "verdict": cert.verdict,
+        "run_id": cert.run_id,
+        "target": cert.target,
+        "embedded_mock": cert.embedded_mock,
+        "started_at": cert.started_at.isoformat(),
+        "finished_at": cert.finished_at.isoformat(),
+        "duration_s": round(cert.duration, 3),
+        "settings": cert.settings,
+        "selected_groups": cert.selected_groups or "all",
+        "run_error": cert.run_error,
+        "collection_errors": cert.collection_errors,
+        "summary": {
+            "requirements": cert.status_counts(),
+            "tests": {
+                "passed": sum(1 for t in unique if t.outcome == PASS),
+                "failed": sum(1 for t in unique if t.outcome == FAIL),
+                "skipped": sum(1 for t in unique if t.outcome == SKIPPED),
+            },
+        },
+        "counts": cert.counts,
+        "requirements": [r.to_dict() for r in cert.requirements],
+        "unmarked_tests": [{**t.to_dict(), "evidence": t.evidence} for t in cert.unmarked],
+    }
+
+
+def write(document: dict[str, Any], directory: Path) -> Path:
+    path = directory / FILENAME
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

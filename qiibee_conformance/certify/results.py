@@ -1,0 +1,190 @@
+"""What a certification run found, test by test and requirement by requirement.
+
+The collector fills :class:`ItemRecord` objects while pytest runs; the reports
+and the terminal summary all read the same :class:`Certification`, so they
+cannot disagree about a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PASS, FAIL, SKIPPED, NOT_RUN = "pass", "fail", "skipped", "not-run"
+CONFORMS, NONCONFORMING, INCOMPLETE = "conforms", "nonconforming", "incomplete"
+UNMARKED_GROUP = "(unmarked)"
+
+
+@dataclass
+class ItemRecord:
+    """One pytest item, all phases folded together."""
+
+    nodeid: str
+    requirement_ids: list[str]
+    group: str
+    outcome: str = PASS  # pass | fail | skipped
+    duration: float = 0.0
+    message: str = ""
+    details: str = ""
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    run_error: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "duration_s": round(self.duration, 3),
+            "message": self.message,
+            "details": self.details,
+        }
+
+
+@dataclass
+class RequirementResult:
+    id: str
+    group: str
+    title: str
+    source: str
+    status: str = NOT_RUN
+    message: str = ""
+    tests: list[ItemRecord] = field(default_factory=list)
+
+    @property
+    def evidence(self) -> list[dict[str, Any]]:
+        return [e for t in self.tests if t.outcome == FAIL for e in t.evidence]
+
+    @property
+    def duration(self) -> float:
+        return sum(t.duration for t in self.tests)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "group": self.group,
+            "title": self.title,
+            "source": self.source,
+            "status": self.status,
+            "message": self.message,
+            "duration_s": round(self.duration, 3),
+            "tests": [t.to_dict() for t in self.tests],
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class Certification:
+    """The whole run: inputs that may be shown, results, counts and the verdict."""
+
+    target: str
+    run_id: str
+    embedded_mock: bool
+    started_at: datetime
+    finished_at: datetime
+    settings: dict[str, Any]
+    selected_groups: list[str]
+    requirements: list[RequirementResult]
+    unmarked: list[ItemRecord]
+    counts: dict[str, int]
+    run_error: str | None = None
+    collection_errors: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def failed(self) -> list[RequirementResult]:
+        return [r for r in self.requirements if r.status == FAIL]
+
+    @property
+    def failed_unmarked(self) -> list[ItemRecord]:
+        return [t for t in self.unmarked if t.outcome == FAIL]
+
+    @property
+    def verdict(self) -> str:
+        if self.run_error is not None:
+            return INCOMPLETE
+        if self.failed or self.failed_unmarked:
+            return NONCONFORMING
+        return CONFORMS
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {PASS: 0, FAIL: 0, SKIPPED: 0, NOT_RUN: 0}
+        for requirement in self.requirements:
+            counts[requirement.status] += 1
+        return counts
+
+
+def fold_requirement(result: RequirementResult, *, selected: bool, stopped: bool) -> None:
+    """Derive a requirement's status from its tests: any failure fails it."""
+    tests = result.tests
+    if not tests:
+        result.status = NOT_RUN
+        if not selected:
+            result.message = "not selected (--only)"
+        elif stopped:
+            result.message = "not run: the run stopped early"
+        else:
+            result.message = "no contract test certifies this requirement"
+        return
+    failed = [t for t in tests if t.outcome == FAIL]
+    passed = [t for t in tests if t.outcome == PASS]
+    if failed:
+        result.status = FAIL
+        result.message = failed[0].message
+    elif passed:
+        result.status = PASS
+        skipped = len(tests) - len(passed)
+        result.message = f"{len(passed)} test(s) passed" + (f", {skipped} skipped" if skipped else "")
+    else:
+        result.status = SKIPPED
+        result.message = tests[0].message
+
+
+def assemble(
+    records: list[ItemRecord],
+    *,
+    selected_groups: frozenset[str],
+    run_error: str | None,
+    target: str,
+    run_id: str,
+    embedded_mock: bool,
+    started_at: datetime,
+    finished_at: datetime,
+    settings: dict[str, Any],
+    counts: dict[str, int],
+    collection_errors: list[str],
+) -> Certification:
+    """Fold test records into one result per documented requirement, in document order."""
+    from qiibee_conformance.requirements import REQUIREMENTS
+
+    results = {
+        rid: RequirementResult(id=rid, group=r.group, title=r.title, source=r.source)
+        for rid, r in REQUIREMENTS.items()
+    }
+    unmarked: list[ItemRecord] = []
+    for record in records:
+        if record.run_error:
+            continue  # the run could not be made; the test says nothing about the target
+        if not record.requirement_ids:
+            unmarked.append(record)
+        for rid in record.requirement_ids:
+            results[rid].tests.append(record)
+    for result in results.values():
+        selected = not selected_groups or result.group in selected_groups
+        fold_requirement(result, selected=selected, stopped=run_error is not None)
+    return Certification(
+        target=target,
+        run_id=run_id,
+        embedded_mock=embedded_mock,
+        started_at=started_at,
+        finished_at=finished_at,
+        settings=settings,
+        selected_groups=sorted(selected_groups),
+        requirements=list(results.values()),
+        unmarked=unmarked,
+        counts=counts,
+        run_error=run_error,
+        collection_errors=collection_errors,
+    )

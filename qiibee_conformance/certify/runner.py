@@ -1,0 +1,324 @@
+"""Run the contract suite in-process and collect what it found.
+
+The runner only runs: the checks live in ``contracts/`` and
+``qiibee_conformance.checks``. It makes sure the run *can* be made (preflight),
+hands the ready-made Settings to the pytest plugin through the config stash (the
+API key never enters pytest's argv), keeps pytest's own output in a log file,
+and prints its own progress per requirement group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+
+from qiibee_conformance.certify.plugin import RUN_ERROR_KEY, SETTINGS_KEY
+from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, UNMARKED_GROUP, ItemRecord
+from qiibee_conformance.certify.selection import group_of, requirement_ids
+from qiibee_conformance.certify.stats import STATS
+from qiibee_conformance.client import ApiClient
+from qiibee_conformance.errors import RunError
+from qiibee_conformance.paths import contracts_dir
+from qiibee_conformance.redact import Redactor
+from qiibee_conformance.settings import Settings
+
+PREFLIGHT_PATH = "/token-exchange-whitelist"
+PYTEST_LOG = "pytest.log"
+JUNIT_XML = "junit.xml"
+_MESSAGE_LIMIT = 2000
+_DETAILS_LIMIT = 12000
+
+
+def preflight(settings: Settings) -> int:
+    """Fail fast, with one line, when the target is unreachable or refuses the key.
+
+    Returns the number of requests made.
+    """
+    client = ApiClient(settings.base, settings.api_key, timeout=settings.request_timeout)
+    try:
+        response = client.get(PREFLIGHT_PATH)  # RunError "cannot reach ..." on connection failure
+    finally:
+        client.close()
+    if response.status in (401, 403):
+        raise RunError(f"the API key was rejected (HTTP {response.status} on GET {PREFLIGHT_PATH})")
+    return client.request_count
+
+
+@dataclass
+class PytestOutcome:
+    records: list[ItemRecord]
+    exit_code: int
+    run_error: str | None
+    collection_errors: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class _Progress:
+    """Live progress per requirement group: a line per finished group, failures at once."""
+
+    def __init__(self, out: TextIO, redactor: Redactor) -> None:
+        self.out = out
+        self.redactor = redactor
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, list[ItemRecord]] = defaultdict(list)
+        self.finished = 0
+        self.total = 0
+        self.started = time.perf_counter()
+        self._status_shown = False
+
+    def _write(self, line: str) -> None:
+        self._clear_status()
+        self.out.write(self.redactor.text(line) + "\n")
+        self.out.flush()
+
+    def _clear_status(self) -> None:
+        if self._status_shown:
+            self.out.write("\r\033[K")
+            self._status_shown = False
+
+    def collected(self, groups: list[str]) -> None:
+        for group in groups:
+            self.totals[group] = self.totals.get(group, 0) + 1
+        self.total = len(groups)
+        names = ", ".join(f"{g} ({n})" for g, n in self.totals.items())
+        self._write(f"collected {self.total} contract tests: {names}" if self.total else "no contract tests")
+
+    def record(self, record: ItemRecord, title: str) -> None:
+        self.finished += 1
+        done = self.done[record.group]
+        done.append(record)
+        if record.outcome == FAIL and not record.run_error:
+            first = record.message.strip().splitlines()[0] if record.message.strip() else ""
+            label = ",".join(record.requirement_ids) or record.nodeid
+            self._write(f"  FAIL {label} {title}: {first[:200]}")
+        if len(done) == self.totals.get(record.group, -1):
+            passed = sum(1 for r in done if r.outcome == PASS)
+            failed = sum(1 for r in done if r.outcome == FAIL)
+            skipped = sum(1 for r in done if r.outcome == SKIPPED)
+            seconds = sum(r.duration for r in done)
+            mark = "FAIL" if failed else "ok  "
+            parts = [f"{passed} passed"]
+            if failed:
+                parts.append(f"{failed} failed")
+            if skipped:
+                parts.append(f"{skipped} skipped")
+            self._write(f"{mark} {record.group:<13} {', '.join(parts):<34} {seconds:6.1f}s")
+        elif self.tty:
+            self._clear_status()
+            elapsed = time.perf_counter() - self.started
+            self.out.write(f"  [{self.finished}/{self.total}] {record.group} ... {elapsed:.0f}s")
+            self.out.flush()
+            self._status_shown = True
+
+    def close(self) -> None:
+        self._clear_status()
+        self.out.flush()
+
+
+class Collector:
+    """pytest plugin object: feeds the Settings in and records every test's outcome."""
+
+    def __init__(self, settings: Settings, out: TextIO, redactor: Redactor) -> None:
+        self.settings = settings
+        self.redactor = redactor
+        self.progress = _Progress(out, redactor)
+        self.records: dict[str, ItemRecord] = {}
+        self.order: list[str] = []
+        self.collection_errors: list[str] = []
+        self.run_error: str | None = None
+        self.interrupted: str | None = None
+        self._items: dict[str, tuple[list[str], str]] = {}
+        self._titles: dict[str, str] = {}
+
+    # pytest hooks ---------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SETTINGS_KEY] = self.settings
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            text = self._clean(report.longreprtext).strip()
+            last = text.splitlines()[-1] if text else "collection failed"
+            self.collection_errors.append(f"{report.nodeid or '<root>'}: {last}")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from qiibee_conformance.requirements import REQUIREMENTS
+
+        groups = []
+        for item in session.items:
+            ids = requirement_ids(item)
+            group = (group_of(ids[0]) if ids else None) or UNMARKED_GROUP
+            self._items[item.nodeid] = (ids, group)
+            self._titles[item.nodeid] = REQUIREMENTS[ids[0]].title if ids and ids[0] in REQUIREMENTS else ""
+            groups.append(group)
+        self.progress.collected(groups)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = self.records.get(report.nodeid)
+        if record is None:
+            ids, group = self._items.get(report.nodeid, ([], UNMARKED_GROUP))
+            record = ItemRecord(nodeid=report.nodeid, requirement_ids=ids, group=group)
+            self.records[report.nodeid] = record
+            self.order.append(report.nodeid)
+        record.duration += report.duration
+        if report.failed and record.outcome != FAIL:
+            record.outcome = FAIL
+            message, details = self._failure_text(report)
+            if report.when != "call":
+                message = f"error in {report.when}: {message}"
+            record.message, record.details = message, details
+            record.run_error = isinstance(report.longrepr, str) and report.longrepr.startswith("RunError:")
+        elif report.skipped and record.outcome == PASS:
+            record.outcome = SKIPPED
+            record.message = self._skip_reason(report)
+        for name, value in report.user_properties:
+            if name == "evidence":
+                try:
+                    record.evidence.extend(self._evidence(value))
+                except Exception as err:  # a malformed entry must not abort the whole run
+                    record.evidence.append({"note": f"unreadable evidence: {type(err).__name__}"})
+        if report.when == "teardown":
+            self.progress.record(record, self._titles.get(report.nodeid, ""))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        message = session.config.stash.get(RUN_ERROR_KEY, None)
+        if message is not None:
+            self.run_error = self.redactor.text(message)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = self._clean(str(excinfo.value)) or type(excinfo.value).__name__
+
+    # helpers --------------------------------------------------------------------
+    def _clean(self, text: str) -> str:
+        return self.redactor.text(text)
+
+    def _failure_text(self, report: pytest.TestReport) -> tuple[str, str]:
+        details = self._clean(report.longreprtext)
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = self._clean(crash.message) if crash is not None else ""
+        if not message:
+            lines = [line for line in details.strip().splitlines() if line.strip()]
+            message = lines[-1] if lines else "failed"
+        return message[:_MESSAGE_LIMIT], details[-_DETAILS_LIMIT:]
+
+    def _skip_reason(self, report: pytest.TestReport) -> str:
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:
+            reason = str(longrepr[2])
+            return self._clean(reason.removeprefix("Skipped: "))
+        return self._clean(str(longrepr or "skipped"))
+
+    def _evidence(self, value: object) -> list[dict[str, Any]]:
+        """Evidence entries are JSON lists of exchanges; re-redacted as a second line of defence."""
+        try:
+            parsed = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            return [{"note": self._clean(str(value))}]
+        items = parsed if isinstance(parsed, list) else [parsed]
+        cleaned = [self._redact_value(e) for e in items]
+        return [e if isinstance(e, dict) else {"note": str(e)} for e in cleaned]
+
+    def _redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._clean(value)
+        if isinstance(value, dict):
+            return {self._clean(str(k)): self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(v) for v in value]
+        return value
+
+    def outcome(self, exit_code: int) -> PytestOutcome:
+        self.progress.close()
+        return PytestOutcome(
+            records=[self.records[n] for n in self.order],
+            exit_code=exit_code,
+            run_error=self.run_error,
+            collection_errors=self.collection_errors,
+        )
+
+
+@contextlib.contextmanager
+def _pytest_environment(log: TextIO) -> Iterator[None]:
+    """Keep the user's PYTEST_ADDOPTS (e.g. ``-n 4``) and pytest's own output out of the run."""
+    saved = os.environ.pop("PYTEST_ADDOPTS", None)
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_ADDOPTS"] = saved
+
+
+def pytest_args(settings: Settings, groups: Sequence[str], reports_dir: Path) -> list[str]:
+    """Arguments for the in-process run; nothing secret goes here."""
+    suite = contracts_dir()
+    args = [
+        str(suite),
+        "--rootdir",
+        str(suite),
+        "-q",
+        "--tb=short",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:locust",
+        "-o",
+        "addopts=",
+        "-o",
+        "junit_suite_name=qiibee-conformance",
+        "--strict-markers",
+        f"--junitxml={reports_dir / JUNIT_XML}",
+        "--run-id",
+        settings.run_id,
+    ]
+    if groups:
+        args += ["--qiibee-only", ",".join(sorted(groups))]
+    return args
+
+
+def run_contracts(
+    settings: Settings,
+    *,
+    groups: Sequence[str],
+    reports_dir: Path,
+    out: TextIO,
+    redactor: Redactor,
+) -> PytestOutcome:
+    """Run pytest over the contract suite and return what each test did."""
+    STATS.reset()
+    collector = Collector(settings, out, redactor)
+    log_path = reports_dir / PYTEST_LOG
+    with log_path.open("w", encoding="utf-8") as log, _pytest_environment(log):
+        exit_code = int(pytest.main(pytest_args(settings, groups, reports_dir), plugins=[collector]))
+    outcome = collector.outcome(exit_code)
+    outcome.stats = STATS.as_dict()
+    if collector.interrupted and outcome.run_error is None and "KeyboardInterrupt" in collector.interrupted:
+        raise KeyboardInterrupt
+    if outcome.run_error is None:
+        outcome.run_error = _pytest_failure(exit_code, outcome, log_path)
+    return outcome
+
+
+def _pytest_failure(exit_code: int, outcome: PytestOutcome, log_path: Path) -> str | None:
+    """A pytest exit code that means the suite itself could not run, as one line."""
+    if exit_code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return None
+    if outcome.collection_errors:
+        return f"the contract suite failed to load: {outcome.collection_errors[0]} (details in {log_path})"
+    if exit_code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        return "no contract tests were selected"
+    if exit_code == pytest.ExitCode.USAGE_ERROR:
+        return f"the contract suite rejected its arguments (details in {log_path})"
+    if exit_code == pytest.ExitCode.INTERRUPTED:
+        return f"the contract run was interrupted (details in {log_path})"
+    return f"the contract run ended with pytest exit code {exit_code} (details in {log_path})"
+

@@ -1,0 +1,121 @@
+"""One certification, start to finish: check the inputs, pick the target, run, report, decide.
+
+Everything that can make the run impossible is checked before the first
+request that writes anything; everything after that is reported, even when the
+run stops early, so a partial run still leaves its evidence behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from qiibee_conformance.certify.config import load_config, make_settings, settings_summary
+from qiibee_conformance.certify.results import NONCONFORMING, Certification, assemble
+from qiibee_conformance.certify.selection import parse_groups
+from qiibee_conformance.errors import EXIT_NONCONFORMING, EXIT_OK, RunError
+from qiibee_conformance.redact import Redactor
+from qiibee_conformance.settings import Settings
+from qiibee_conformance.targets import ensure_safe_target, validate_url
+
+
+@dataclass(frozen=True)
+class CertifyRequest:
+    target: str | None
+    api_key: str | None = field(default=None, repr=False)
+    config: str | None = None
+    reports: str = "reports"
+    max_examples: int | float | None = None
+    settle_timeout: int | float | None = None
+    only: list[str] = field(default_factory=list)
+    allow_non_sandbox: bool = False
+
+
+def _reports_dir(path: str) -> Path:
+    directory = Path(path).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".qiibee-write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as err:
+        raise RunError(f"cannot write reports to {directory}: {err.strerror or err}") from None
+    return directory.resolve()
+
+
+def certify(request: CertifyRequest, out: TextIO | None = None) -> int:
+    """Run one certification; return the exit status, or raise RunError (exit 2)."""
+    stream = out or sys.stdout
+    groups = parse_groups(request.only)
+    file_values = load_config(request.config)
+    overrides: dict[str, Any] = {
+        "max_examples": request.max_examples,
+        "settle_timeout": request.settle_timeout,
+    }
+    reports_dir = _reports_dir(request.reports)
+    with contextlib.ExitStack() as stack:
+        if request.target:
+            base_url = validate_url(request.target)
+            ensure_safe_target(base_url, allow_any=request.allow_non_sandbox)
+            if not request.api_key:
+                raise RunError("no API key: pass --api-key or set QIIBEE_API_KEY")
+            settings = make_settings(base_url, request.api_key, file_values=file_values, overrides=overrides)
+            embedded = False
+        else:
+            # Validate everything before paying for a mock start.
+            make_settings("http://127.0.0.1", "validation-only", file_values=file_values, overrides=overrides)
+            from qiibee_conformance.embedded import EmbeddedMock
+
+            mock = stack.enter_context(EmbeddedMock(api_key=request.api_key))
+            values = {**file_values, "brand_id": mock.brand_id}
+            settings = make_settings(mock.base_url, mock.api_key, file_values=values, overrides=overrides)
+            embedded = True
+        status = _run(settings, groups=groups, reports_dir=reports_dir, embedded=embedded, out=stream)
+    return status
+
+
+def _run(
+    settings: Settings, *, groups: frozenset[str], reports_dir: Path, embedded: bool, out: TextIO
+) -> int:
+    from qiibee_conformance.certify.reports.writer import write_reports
+    from qiibee_conformance.certify.runner import preflight, run_contracts
+    from qiibee_conformance.certify.summary import render
+
+    redactor = Redactor([settings.api_key])
+    target = redactor.text(settings.base) + (" (embedded reference mock)" if embedded else "")
+    out.write(f"qiibee-conformance certify: run id {settings.run_id}, target {target}\n")
+    out.write(f"groups: {', '.join(sorted(groups)) if groups else 'all'}; reports: {reports_dir}\n")
+    out.flush()
+    started = datetime.now(UTC)
+    preflight_requests = preflight(settings)
+    outcome = run_contracts(
+        settings, groups=sorted(groups), reports_dir=reports_dir, out=out, redactor=redactor
+    )
+    counts = dict(outcome.stats)
+    counts["check_requests"] = counts.get("check_requests", 0) + preflight_requests
+    counts["total_requests"] = counts.get("total_requests", 0) + preflight_requests
+    cert: Certification = assemble(
+        outcome.records,
+        selected_groups=groups,
+        run_error=outcome.run_error,
+        target=redactor.text(settings.base),
+        run_id=settings.run_id,
+        embedded_mock=embedded,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        settings=settings_summary(settings),
+        counts=counts,
+        collection_errors=outcome.collection_errors,
+    )
+    paths, fixed = write_reports(cert, reports_dir, secrets=[settings.api_key])
+    out.write(redactor.text(render(cert, paths)))
+    for path in fixed:
+        out.write(f"warning: the API key had to be redacted from {path} after writing (a redaction bug)\n")
+    out.flush()
+    if cert.run_error is not None:
+        raise RunError(cert.run_error)
+    return EXIT_NONCONFORMING if cert.verdict == NONCONFORMING else EXIT_OK

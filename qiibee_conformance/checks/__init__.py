@@ -1,0 +1,10 @@
+"""Business-rule checks, one per requirement id (see ``requirements.py``).
+
+``all_checks()`` imports every group module and returns the registered checks in
+catalogue order; runners wrap each in a test of their own.
+"""
+
+from qiibee_conformance.checks.base import Check, Nonconformity, Untestable, all_checks, check
+from qiibee_conformance.checks.context import CheckContext
+
+__all__ = ["Check", "CheckContext", "Nonconformity", "Untestable", "all_checks", "check"]

@@ -1,0 +1,125 @@
+"""What a business check is, how it reports, and the registry the runners read.
+
+A check is a function of a :class:`~qiibee_conformance.checks.context.CheckContext`
+registered under one requirement id. It raises :class:`Nonconformity` (the target
+broke the rule, with the exchanges that prove it) or :class:`Untestable` (the
+target lacks what the check needs: a skip, never a failure).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qiibee_conformance.client import Exchange, Response
+from qiibee_conformance.requirements import REQUIREMENTS, Requirement
+
+if TYPE_CHECKING:
+    from qiibee_conformance.checks.context import CheckContext
+
+GROUP_MODULES: tuple[str, ...] = (
+    "auth",
+    "errors",
+    "users",
+    "memberships",
+    "whitelist",
+    "balances",
+    "exchange",
+    "nft",
+    "settlement",
+    "history",
+    "concurrency",
+)
+
+
+class Nonconformity(AssertionError):  # noqa: N818 - the name the runners and reports use
+    """The target broke a documented rule; ``evidence`` holds the exchanges that show it."""
+
+    def __init__(self, message: str, evidence: Iterable[Exchange | Response] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.evidence: list[Exchange] = [e.exchange if isinstance(e, Response) else e for e in evidence]
+
+
+class Untestable(Exception):  # noqa: N818 - reads as the outcome, like pytest's Skipped
+    """The target lacks something the check needs; the check is skipped with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+CheckFn = Callable[["CheckContext"], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    requirement: Requirement
+    func: CheckFn
+
+    @property
+    def id(self) -> str:
+        return self.requirement.id
+
+    def __call__(self, ctx: CheckContext) -> None:
+        self.func(ctx)
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(requirement_id: str) -> Callable[[CheckFn], CheckFn]:
+    """Register the decorated function as the check of ``requirement_id``."""
+    requirement = REQUIREMENTS[requirement_id]
+
+    def register(func: CheckFn) -> CheckFn:
+        if requirement_id in REGISTRY:
+            raise ValueError(f"two checks for {requirement_id}")
+        REGISTRY[requirement_id] = Check(requirement, func)
+        return func
+
+    return register
+
+
+def all_checks() -> list[Check]:
+    """Every registered check, in the order of the requirement catalogue."""
+    for name in GROUP_MODULES:
+        importlib.import_module(f"qiibee_conformance.checks.{name}")
+    order = list(REQUIREMENTS)
+    return sorted(REGISTRY.values(), key=lambda c: order.index(c.id))
+
+
+# Assertion helpers ---------------------------------------------------------------------------
+def describe(response: Response) -> str:
+    body = response.text.strip().replace("\n", " ")
+    if len(body) > 200:
+        body = body[:200] + "..."
+    return f"HTTP {response.status} {body!r}" if body else f"HTTP {response.status} (empty body)"
+
+
+def expect_status(response: Response, expected: Iterable[int], what: str, *more: Response | Exchange) -> None:
+    """Raise a Nonconformity unless the response has one of the expected statuses."""
+    allowed = tuple(expected)
+    if response.status not in allowed:
+        wanted = " or ".join(str(s) for s in allowed)
+        raise Nonconformity(f"{what}: expected HTTP {wanted}, got {describe(response)}", [*more, response])
+
+
+def expect_4xx(response: Response, what: str, *more: Response | Exchange) -> None:
+    if not 400 <= response.status < 500:
+        raise Nonconformity(f"{what}: expected a 4xx, got {describe(response)}", [*more, response])
+
+
+def ensure(condition: object, message: str, *evidence: Response | Exchange) -> None:
+    if not condition:
+        raise Nonconformity(message, evidence)
+
+
+def data_object(response: Response, what: str) -> dict[str, Any]:
+    """The ``data`` object of a success body, or a Nonconformity."""
+    data = response.data()
+    if not isinstance(data, dict):
+        raise Nonconformity(f"{what}: expected {{\"data\": {{...}}}}, got {describe(response)}", [response])
+    return data

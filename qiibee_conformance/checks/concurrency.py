@@ -1,0 +1,88 @@
+"""CON: parallel requests on one balance lose nothing and overdraw nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from qiibee_conformance import reconcile
+from qiibee_conformance.checks.base import Nonconformity, Untestable, check, ensure
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.exchange_run import minimal_amount
+from qiibee_conformance.client import Exchange, Response
+
+
+def _burst(size: int, send: Callable[[int], Response]) -> list[Response]:
+    """Send ``size`` requests as close together as threads allow."""
+    barrier = threading.Barrier(size)
+
+    def one(i: int) -> Response:
+        barrier.wait(timeout=30)
+        return send(i)
+
+    with ThreadPoolExecutor(max_workers=size) as pool:
+        return list(pool.map(one, range(size)))
+
+
+def _duplicates(rows: list[dict[str, object]]) -> list[str]:
+    ids = [str(reconcile.row_id(r)) for r in rows if reconcile.row_id(r) is not None]
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
+@check("CON-01")
+def exchange_burst(ctx: CheckContext) -> None:
+    pair = ctx.simple_pair()
+    size = max(2, ctx.settings.burst_size)
+    cover = size // 2
+    amount = minimal_amount(pair)
+    funded = amount * cover
+    user = ctx.new_user("con")
+    ctx.fund(user, funded)
+    responses = _burst(size, lambda _: ctx.exchange(user, pair, amount))
+    accepted = [r for r in responses if r.status == 202]
+    odd = [r for r in responses if r.status not in (202, 400)]
+    ensure(not odd, f"{len(odd)} exchange(s) of the burst got neither 202 nor 400 (first: HTTP {odd[0].status})"
+           if odd else "", *odd[:3])
+    settled = ctx.wait_settled([user], min_moves={user: len(accepted)})
+    rows = settled.rows.get(user, [])
+    moves = [r for r in rows if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
+    evidence: list[Response | Exchange] = [*accepted[:2], *settled.evidence]
+    if not settled.settled:
+        raise Untestable("the burst did not settle before the deadline (see SET-01)")
+    balance = ctx.balance(user)
+    ensure(balance >= 0, f"after a burst of {size} exchanges of {amount} on a balance of {funded}, the balance is "
+           f"{balance}: overdrawn", *evidence)
+    ensure(len(accepted) <= cover, f"{len(accepted)} of {size} parallel exchanges of {amount} were accepted on a "
+           f"balance of {funded} that covers only {cover}", *evidence)
+    ensure(len(moves) == len(accepted), f"{len(accepted)} exchanges were accepted (202) but the user's history "
+           f"shows {len(moves)} exchange rows", *evidence)
+    dupes = _duplicates(rows)
+    ensure(not dupes, f"transaction id(s) listed twice in the user's history: {dupes[:5]}", *evidence)
+    burned = sum(amount for r in moves if reconcile.row_status(r) != "failed")
+    ensure(balance == Decimal(funded - burned), f"after the burst the balance is {balance}, but {funded} funded "
+           f"- {burned} burned by the non-failed exchanges = {funded - burned}", *evidence)
+
+
+@check("CON-02")
+def credit_burst(ctx: CheckContext) -> None:
+    size = max(2, ctx.settings.burst_size)
+    user = ctx.new_user("con")
+    responses = _burst(size, lambda i: ctx.points("credit_points", user, i + 1))
+    refused = [r for r in responses if r.status != 202]
+    if refused:
+        raise Nonconformity(f"{len(refused)} of {size} parallel credit_points were not accepted "
+                            f"(first: HTTP {refused[0].status})", refused[:3])
+    expected = Decimal(size * (size + 1) // 2)
+    reached = ctx.until_balance(user, expected)
+    balance = ctx.balance(user)
+    rows, evidence = ctx.user_rows(user)
+    credits = [r for r in rows if reconcile.row_type(r) == reconcile.CREDIT]
+    ensure(reached, f"{size} parallel credits of 1..{size} should give {expected}; the balance is {balance}",
+           *responses[:2], *evidence)
+    ensure(len(credits) == size, f"{size} parallel credits left {len(credits)} credit rows in the history",
+           *evidence)
+    dupes = _duplicates(rows)
+    ensure(not dupes, f"transaction id(s) listed twice: {dupes[:5]}", *evidence)

@@ -1,0 +1,318 @@
+"""The state one certification run shares between its checks, and their helpers.
+
+Creating users, funding them and waiting for settlement are what every check
+does; doing them one way, here, keeps the checks short and keeps the tolerated
+variants (slow settlement, debit at settlement, any error key) handled once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from qiibee_conformance import reconcile
+from qiibee_conformance.checks.base import Untestable, describe
+from qiibee_conformance.client import ApiClient, Exchange, Response
+from qiibee_conformance.discovery import Catalogue, Pair, discover
+from qiibee_conformance.money import to_decimal
+from qiibee_conformance.settings import Settings
+
+T = TypeVar("T")
+
+# Keys that usually hold the message of an error object, looked at first.
+MESSAGE_KEYS = ("error", "message", "errors", "detail", "details", "error_description", "title", "reason")
+
+# The list encoding this suite uses for list query parameters (`types`, `token_to_types`):
+# `types[]=a&types[]=b`. The behaviour notes tolerate it and `types=a&types=b`; we pick one.
+LIST_SUFFIX = "[]"
+
+
+def find_message(body: Any) -> str | None:
+    """A non-empty human-readable string anywhere in an error body (preferring message keys)."""
+    if isinstance(body, str):
+        text = body.strip()
+        return text if any(ch.isalpha() for ch in text) else None
+    if isinstance(body, dict):
+        for key in MESSAGE_KEYS:
+            if key in body and (found := find_message(body[key])) is not None:
+                return found
+        for value in body.values():
+            if (found := find_message(value)) is not None:
+                return found
+    if isinstance(body, list):
+        for item in body:
+            if (found := find_message(item)) is not None:
+                return found
+    return None
+
+
+def error_message(response: Response) -> str | None:
+    """The message of an error response: its body must be a JSON object holding one."""
+    body = response.json()
+    return find_message(body) if isinstance(body, dict) else None
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time from a response; without a zone it is read as UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, keeping fractions only when there are any."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def list_param(name: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    return [(name + LIST_SUFFIX, v) for v in values]
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    auth_id: str
+    email: str
+    started: float  # monotonic time the create request was sent
+    finished: float  # ... and its response arrived
+
+
+@dataclass
+class Settled:
+    """The histories of some users after waiting for their transactions to settle."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    settled: bool
+    evidence: list[Exchange] = field(default_factory=list)
+
+    def pending(self) -> list[str]:
+        every = [r for rows in self.rows.values() for r in rows]
+        return [str(reconcile.row_id(r)) for r in every if reconcile.is_pending(r)]
+
+
+class CheckContext:
+    """One run's settings, client, discovered catalogue and test users."""
+
+    def __init__(self, settings: Settings, client: ApiClient) -> None:
+        self.settings = settings
+        self.client = client
+        self._lock = threading.Lock()
+        self._memo_locks: dict[str, threading.Lock] = {}
+        self._counter = itertools.count(1)
+        self._memo: dict[str, tuple[bool, Any]] = {}
+        self.users: list[CreatedUser] = []
+        self.notes: list[str] = []
+
+    # Lazily shared things ------------------------------------------------------------------
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """Compute ``factory()`` once per run; a raised exception is remembered and re-raised."""
+        with self._lock:
+            key_lock = self._memo_locks.setdefault(key, threading.Lock())
+        with key_lock:  # not the shared lock: a factory may use threads that need it
+            if key not in self._memo:
+                try:
+                    self._memo[key] = (True, factory())
+                except Exception as err:  # remembered: every check that needs it sees the same outcome
+                    self._memo[key] = (False, err)
+            ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.memo("catalogue", lambda: discover(self.client, self.settings))
+
+    @property
+    def brand_token_id(self) -> int:
+        return self.catalogue.brand_token.id
+
+    # Users ---------------------------------------------------------------------------------
+    def email(self, tag: str = "") -> str:
+        with self._lock:
+            n = next(self._counter)
+        return f"qc-{self.settings.run_id}-{tag}{n}@{self.settings.email_domain}"
+
+    def create_user(self, email: str | None = None, **fields: Any) -> tuple[Response, CreatedUser | None]:
+        """POST /users; returns the response and, on 201, the created user."""
+        email = email or self.email()
+        started = time.monotonic()
+        response = self.client.post("/users", {"user": {"email": email, **fields}})
+        finished = time.monotonic()
+        data = response.data()
+        auth_id = data.get("auth_id") if isinstance(data, dict) else None
+        if response.status != 201 or not isinstance(auth_id, str) or not auth_id:
+            return response, None
+        user = CreatedUser(auth_id, email, started, finished)
+        with self._lock:
+            self.users.append(user)
+        return response, user
+
+    def new_user(self, tag: str = "", **fields: Any) -> str:
+        """A fresh user of the run's own; its auth_id."""
+        return self.new_user_full(tag, **fields).auth_id
+
+    def new_user_full(self, tag: str = "", **fields: Any) -> CreatedUser:
+        response, user = self.create_user(self.email(tag), **fields)
+        if user is None:
+            raise Untestable(f"cannot create a test user (POST /users gave {describe(response)}); see USR-01")
+        return user
+
+    def new_users(self, count: int, tag: str = "", *, parallel: int = 8) -> list[CreatedUser]:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, count))) as pool:
+            return list(pool.map(lambda _: self.new_user_full(tag), range(count)))
+
+    # Points ----------------------------------------------------------------------------------
+    def points(self, kind: str, user: str, amount: object, token_id: int | None = None) -> Response:
+        """POST a credit_points/debit_points transaction."""
+        token = self.brand_token_id if token_id is None else token_id
+        body = {"transaction": {"type": kind, "user_auth_id": user, "token_id": token, "amount": amount}}
+        return self.client.post("/transactions", body)
+
+    def balance(self, user: str, token_id: int | None = None) -> Decimal:
+        """The user's balance of a token (0 when not listed)."""
+        token = self.brand_token_id if token_id is None else token_id
+        value, exchange = reconcile.fetch_balance(self.client, user, token)
+        if value is None:
+            raise Untestable(
+                f"cannot read the balances of a test user (HTTP {exchange.status}); see BAL-01"
+            )
+        return to_decimal(value)
+
+    def fund(self, user: str, amount: int, token_id: int | None = None) -> Response:
+        """Credit ``amount`` and wait until the balance shows it (Untestable if it cannot be done)."""
+        before = self.balance(user, token_id)
+        response = self.points("credit_points", user, amount, token_id)
+        if response.status != 202:
+            raise Untestable(f"cannot fund a test user: credit_points gave {describe(response)}; see BAL-02")
+        if not self.until_balance(user, before + amount, token_id):
+            raise Untestable("a credit_points was not reflected in the balance in time; see BAL-02")
+        return response
+
+    def until_balance(self, user: str, expected: Decimal, token_id: int | None = None) -> bool:
+        return self.poll(lambda: self.balance(user, token_id) == expected)
+
+    def poll(self, done: Callable[[], bool], *, initial: bool = False, timeout: float | None = None) -> bool:
+        """Call ``done`` with backoff (from 50 ms) until it is true or the settle deadline passes."""
+        if initial:
+            return True
+        deadline = time.monotonic() + (self.settings.settle_timeout if timeout is None else timeout)
+        delay = 0.05
+        while True:
+            if done():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, 1.0)
+
+    # Exchanges ---------------------------------------------------------------------------------
+    def exchange(self, user: str, pair: Pair | tuple[int, int], amount: object, **extra: Any) -> Response:
+        src, dst = (pair.from_token.id, pair.to_token.id) if isinstance(pair, Pair) else pair
+        body = {
+            "transaction": {
+                "type": "exchange",
+                "user_auth_id": user,
+                "brandA_token_id": src,
+                "brandB_token_id": dst,
+                "amount": amount,
+                **extra,
+            }
+        }
+        return self.client.post("/transactions", body)
+
+    def simple_pairs(self) -> list[Pair]:
+        """Brand pairs that need no membership (erc20 first): where plain exchanges are made."""
+        pairs = [p for p in self.catalogue.exchangeable_pairs() if p.to_token.type != "miles"]
+        pairs.sort(key=lambda p: (p.to_token.type != "erc20", p.to_token.id))
+        return pairs
+
+    def simple_pair(self) -> Pair:
+        pairs = self.simple_pairs()
+        if not pairs:
+            raise Untestable("the whitelist has no active pair from the brand token to a plain (non-miles, "
+                             "non-NFT, non-crypto) token")
+        return pairs[0]
+
+    def save_memberships(self, user: str) -> dict[str, str]:
+        """Save a membership for every provider a valid number is configured for."""
+        saved: dict[str, str] = {}
+        for provider, numbers in self.settings.membership_numbers.items():
+            if not numbers:
+                continue
+            response = self.client.post(
+                f"/users/{user}/memberships",
+                {"membership": {"brand_id": provider, "membership_number": numbers[0]}},
+            )
+            if response.status in (200, 201):
+                saved[provider] = numbers[0]
+        return saved
+
+    # History ----------------------------------------------------------------------------------
+    def history(self, params: dict[str, Any] | Sequence[tuple[str, Any]] | None = None) -> Response:
+        return self.client.get("/transactions", params=params)
+
+    def user_rows(self, user: str) -> tuple[list[dict[str, Any]], list[Exchange]]:
+        return reconcile.fetch_history(self.client, {"user_auth_id": user})
+
+    def wait_settled(
+        self, users: Iterable[str], *, min_moves: dict[str, int] | None = None
+    ) -> Settled:
+        """Poll the users' histories until nothing is pending and each shows ``min_moves`` transactions
+        other than credit/debit (the accepted exchanges); the deadline is settings.settle_timeout."""
+        wanted = dict(min_moves or {})
+        users = list(dict.fromkeys(users))
+        rows: dict[str, list[dict[str, Any]]] = {}
+        evidence: list[Exchange] = []
+        open_users = set(users)
+
+        def done() -> bool:
+            for user in list(open_users):
+                found, exchanges = self.user_rows(user)
+                rows[user] = found
+                evidence[:] = exchanges[-1:]
+                moves = [r for r in found if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
+                if not any(reconcile.is_pending(r) for r in found) and len(moves) >= wanted.get(user, 0):
+                    open_users.discard(user)
+            return not open_users
+
+        settled = self.poll(done)
+        return Settled(rows=rows, settled=settled, evidence=evidence)
+
+    # Fillers --------------------------------------------------------------------------------------
+    def ensure_user_total(self, minimum: int) -> int:
+        """Make sure the target lists at least ``minimum`` users (for 'never more than 100')."""
+        response = self.client.get("/users", params={"limit": 1})
+        data = response.data()
+        total = data.get("total_count") if isinstance(data, dict) else None
+        if not isinstance(total, int):
+            raise Untestable(f"GET /users gave no total_count ({describe(response)}); see USR-13")
+        if total < minimum:
+            self.new_users(minimum - total, "fill", parallel=16)
+        return max(total, minimum)
+
+    def ensure_history_total(self, minimum: int) -> int:
+        """Make sure the history holds at least ``minimum`` transactions."""
+        response = self.history({"limit": 1})
+        data = response.data()
+        total = data.get("total_tx_count") if isinstance(data, dict) else None
+        if not isinstance(total, int):
+            raise Untestable(f"GET /transactions gave no total_tx_count ({describe(response)}); see HIS-03")
+        if total < minimum:
+            user = self.new_user("fill")
+            missing = minimum - total
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(lambda _: self.points("credit_points", user, 1), range(missing)))
+        return max(total, minimum)

@@ -1,0 +1,72 @@
+"""NFT: redeeming points for an NFT burns ceil(NFT onramp ÷ point onramp)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qiibee_conformance import reconcile
+from qiibee_conformance.checks.base import Nonconformity, Untestable, check, expect_status
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.client import Response
+from qiibee_conformance.discovery import Pair
+from qiibee_conformance.money import nft_points_to_burn
+
+SPARE = 5
+
+
+def _nft(ctx: CheckContext) -> tuple[Pair, int]:
+    brand = ctx.catalogue.brand_token
+    for pair in ctx.catalogue.pairs_of_type("erc721"):
+        if pair.to_token.onramp is not None and brand.onramp:
+            return pair, nft_points_to_burn(pair.to_token.onramp, brand.onramp)
+    raise Untestable("the whitelist has no NFT (erc721) pair from the brand token with known onramps")
+
+
+def redeem(ctx: CheckContext, user: str, pair: Pair, **fields: Any) -> Response:
+    body: dict[str, Any] = {
+        "reward_type": "points_to_nft_exchange",
+        "from_token_id": pair.from_token.id,
+        "to_token_id": pair.to_token.id,
+        "user_auth_id": user,
+    }
+    for key, value in fields.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return ctx.client.post("/transactions", {"transaction": body})
+
+
+@check("NFT-01")
+def nft_burns_ceil(ctx: CheckContext) -> None:
+    pair, burn = _nft(ctx)
+    user = ctx.new_user("nft")
+    ctx.fund(user, burn + SPARE)
+    response = redeem(ctx, user, pair)
+    expect_status(response, (202,), f"points to NFT {pair.to_token.id} with a balance of {burn + SPARE}")
+    settled = ctx.wait_settled([user], min_moves={user: 1})
+    moves = [r for r in settled.rows.get(user, []) if reconcile.row_type(r) not in (reconcile.CREDIT,)]
+    if any(reconcile.row_status(r) == "failed" for r in moves):
+        raise Untestable("the NFT redemption failed on the target, so the points burned cannot be seen")
+    if not settled.settled:
+        raise Untestable("the NFT redemption did not settle before the deadline (see SET-01)")
+    balance = ctx.balance(user)
+    burned = burn + SPARE - balance
+    if burned != burn:
+        raise Nonconformity(
+            f"redeeming NFT {pair.to_token.id} (onramp {pair.to_token.raw.get('onramp')}) with points of onramp "
+            f"{ctx.catalogue.brand_token.raw.get('onramp')} burned {burned}; ceil(NFT onramp ÷ point onramp) = "
+            f"{burn}", [response, *settled.evidence])
+
+
+@check("NFT-02")
+def nft_bad_requests(ctx: CheckContext) -> None:
+    pair, burn = _nft(ctx)
+    user = ctx.new_user("nft")
+    if burn > 1:
+        ctx.fund(user, burn - 1)
+    expect_status(redeem(ctx, user, pair), (400,), f"points to NFT with a balance of {burn - 1} (needs {burn})")
+    rich = ctx.new_user("nft")
+    ctx.fund(rich, burn + SPARE)
+    for missing in ("reward_type", "from_token_id", "to_token_id", "user_auth_id"):
+        expect_status(redeem(ctx, rich, pair, **{missing: None}), (400,), f"points to NFT without {missing}")

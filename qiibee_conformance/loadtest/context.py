@@ -1,0 +1,126 @@
+"""Per-process state shared by the Locust users of one load run.
+
+Built once per process (and again after ``--processes`` forks): the plan
+(from the parent's file, or discovered and funded here when Locust runs on its
+own), the ledger writer, and the pool of users the exchange burst drains.
+Runs inside the Locust process only.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qiibee_conformance.client import ApiClient
+from qiibee_conformance.errors import RunError
+from qiibee_conformance.loadtest.common import ENV_API_KEY, ENV_LEDGER_DIR, ENV_PLAN
+from qiibee_conformance.loadtest.ledger import LedgerWriter
+from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
+from qiibee_conformance.redact import Redactor
+from qiibee_conformance.settings import Settings
+
+DRAIN_CHUNKS = 5  # a drained user is funded with this many exchange amounts
+DRAIN_OVERSUBSCRIPTION = 3  # ... and then asked for this many times its funding
+
+
+@dataclass
+class DrainTarget:
+    auth_id: str
+    funded: int
+    chunk: int
+    asked: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.asked >= DRAIN_OVERSUBSCRIPTION * self.funded
+
+
+@dataclass
+class RunContext:
+    plan: LoadPlan
+    api_key: str
+    ledger: LedgerWriter | None
+    think_time: float
+    history_filters: bool
+    redactor: Redactor
+    drain: DrainTarget | None = None
+    drain_creating: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-KEY": self.api_key, "Accept": "application/json"}
+
+
+class _ProcessState:
+    """The one context of this process; rebuilt in a forked child."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.context: RunContext | None = None
+        self.pid = -1
+        self.failure: RunError | None = None
+
+
+_STATE = _ProcessState()
+
+
+def _option(options: Any, name: str, default: Any) -> Any:
+    value = getattr(options, name, None) if options is not None else None
+    return default if value is None else value
+
+
+def build_context(host: str, options: Any) -> RunContext:
+    api_key = _option(options, "api_key", "") or os.environ.get(ENV_API_KEY, "")
+    if not api_key:
+        raise RunError(f"no API key: pass --api-key or set {ENV_API_KEY}")
+    redactor = Redactor([api_key])
+    plan_path = os.environ.get(ENV_PLAN)
+    ledger_dir = _option(options, "ledger_dir", "") or os.environ.get(ENV_LEDGER_DIR, "")
+    ledger = LedgerWriter(Path(ledger_dir)) if ledger_dir else None
+    if plan_path:
+        plan = LoadPlan.load(Path(plan_path))
+    else:
+        if not host:
+            raise RunError("no target: pass --host")
+        client = ApiClient(host, api_key, redactor=redactor)
+        try:
+            plan = build_plan(client, Settings(base_url=host, api_key=api_key), ledger=ledger)
+        finally:
+            client.close()
+    return RunContext(
+        plan=plan,
+        api_key=api_key,
+        ledger=ledger,
+        think_time=float(_option(options, "think_time", 0.1)),
+        history_filters=_option(options, "history_filters", "random") != "none",
+        redactor=redactor,
+    )
+
+
+def get_context(host: str, options: Any) -> RunContext:
+    """The process's context, built by the first user that asks (others wait)."""
+    state = _STATE
+    with state.lock:
+        if state.pid != os.getpid():
+            state.context, state.failure, state.pid = None, None, os.getpid()
+        if state.failure is not None:
+            raise state.failure
+        if state.context is None:
+            try:
+                state.context = build_context(host, options)
+            except RunError as err:
+                state.failure = err
+                raise
+        return state.context
+
+
+def close_context() -> None:
+    """Close this process's ledger file (Locust's ``quitting`` event)."""
+    state = _STATE
+    with state.lock:
+        if state.context is not None and state.pid == os.getpid() and state.context.ledger is not None:
+            state.context.ledger.close()

@@ -1,0 +1,177 @@
+"""Checks on each page of a history walk that hold for every correct target.
+
+Two modes. On a *frozen* window (``to_time`` far enough in the past that no new
+row can enter it) the totals must be exact: every page as long as
+``total_tx_count`` implies and every row seen once. On a live window other
+users write while we walk, so only what survives concurrent inserts on a
+correct, non-snapshot server is checked: page size, order within each page,
+filters, and a count that never shrinks (the history is append-only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from qiibee_conformance.reconcile import row_id, row_token_id, row_type, row_user_auth_id
+
+MAX_PAGES = 1000
+_ORDER_SLACK = timedelta(seconds=1)
+
+
+def parse_time(value: object) -> datetime | None:
+    """ISO 8601 with or without zone and fractions; naive means UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text[-1] in "zZ":
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Filters:
+    user: str | None = None
+    types: tuple[str, ...] = ()
+    token: int | None = None
+    from_time: str | None = None
+    to_time: str | None = None
+
+    def query(self, limit: int, offset: int) -> list[tuple[str, str]]:
+        """Query pairs; ``types`` goes as ``types[]=a&types[]=b`` (a tolerated list encoding)."""
+        pairs: list[tuple[str, str]] = [("limit", str(limit)), ("offset", str(offset))]
+        if self.user is not None:
+            pairs.append(("user_auth_id", self.user))
+        pairs.extend(("types[]", t) for t in self.types)
+        if self.token is not None:
+            pairs.append(("token_id", str(self.token)))
+        if self.from_time is not None:
+            pairs.append(("from_time", self.from_time))
+        if self.to_time is not None:
+            pairs.append(("to_time", self.to_time))
+        return pairs
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.query(0, 0)[2:]]
+        return "&".join(parts) or "no filter"
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    message: str  # stable: Locust groups failures by it
+    detail: str = ""
+
+
+@dataclass
+class Walk:
+    filters: Filters
+    limit: int
+    frozen: bool
+    offset: int = 0
+    pages: int = 0
+    total: int | None = None
+    seen: set[str] = field(default_factory=set)
+    last_time: datetime | None = None
+    done: bool = False
+
+    def path(self) -> str:
+        return "/transactions?" + urlencode(self.filters.query(self.limit, self.offset))
+
+
+def _row_problems(walk: Walk, row: dict[str, Any]) -> list[Problem]:
+    found: list[Problem] = []
+    f = walk.filters
+    if f.user is not None:
+        users = {row_user_auth_id(row)}
+        user_to = row.get("user_to")
+        if isinstance(user_to, dict) and user_to.get("auth_id") is not None:
+            users.add(str(user_to["auth_id"]))
+        if f.user not in users:
+            found.append(Problem("HIS-05", "user_auth_id filter let through another user's row"))
+    if f.types and row_type(row) not in f.types:
+        found.append(Problem("HIS-06", "types filter let through a row of another type"))
+    if f.token is not None and f.token not in (row_token_id(row, "token"), row_token_id(row, "token_to")):
+        found.append(Problem("HIS-07", "token_id filter let through a row without that token"))
+    moment = parse_time(row.get("inserted_at"))
+    if moment is not None:
+        low = parse_time(f.from_time)
+        high = parse_time(f.to_time)
+        if (low is not None and moment < low) or (high is not None and moment > high):
+            found.append(Problem("HIS-08", "from_time/to_time filter let through a row outside the window"))
+    return found
+
+
+def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
+    """Check one page and advance ``walk`` (sets ``done`` at the end or on a problem)."""
+    walk.pages += 1
+    if status != 200:
+        walk.done = True
+        return [Problem("", f"HTTP {status}")]
+    data = body.get("data") if isinstance(body, dict) else None
+    rows = data.get("transactions") if isinstance(data, dict) else None
+    total = data.get("total_tx_count") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        walk.done = True
+        return [Problem("HIS-03", "body lacks data.transactions (list) or data.total_tx_count (integer)")]
+    found: list[Problem] = []
+    if len(rows) > walk.limit:
+        found.append(Problem("HIS-02", f"page longer than limit={walk.limit}"))
+    if walk.total is not None:
+        if walk.frozen and total != walk.total:
+            found.append(Problem("HIS-03", "total_tx_count changed during a walk of a frozen window"))
+        elif total < walk.total:
+            found.append(
+                Problem("HIS-03", "total_tx_count shrank during the walk (the history is append-only)")
+            )
+    if walk.frozen:
+        expected = min(walk.limit, max(0, total - walk.offset))
+        if len(rows) != expected:
+            found.append(
+                Problem(
+                    "HIS-04",
+                    "page length disagrees with total_tx_count on a frozen window",
+                    f"offset {walk.offset}: {len(rows)} rows, total_tx_count {total} implies {expected}",
+                )
+            )
+    if not walk.frozen:
+        # Rows inserted between two pages push the tail of the last page onto the next
+        # one; those rows are newer than the last one seen, so order is per page here.
+        walk.last_time = None
+    for row in rows:
+        if not isinstance(row, dict):
+            found.append(Problem("HIS-03", "a transaction is not a JSON object"))
+            break
+        moment = parse_time(row.get("inserted_at"))
+        if moment is not None:
+            if walk.last_time is not None and moment > walk.last_time + _ORDER_SLACK:
+                found.append(Problem("HIS-01", "rows not newest first"))
+            walk.last_time = moment if walk.last_time is None else min(walk.last_time, moment)
+        ident = row_id(row)
+        if walk.frozen and ident is not None:
+            if ident in walk.seen:
+                found.append(Problem("HIS-04", "a row appeared twice while walking a frozen window"))
+            walk.seen.add(ident)
+        found.extend(_row_problems(walk, row))
+    walk.total = total if walk.total is None else max(walk.total, total)
+    walk.offset += walk.limit
+    if walk.frozen:
+        walk.done = walk.offset >= total
+    else:
+        walk.done = len(rows) < walk.limit
+    if found or walk.pages >= MAX_PAGES:
+        walk.done = True
+    return _dedupe(found)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    unique: dict[tuple[str, str], Problem] = {}
+    for problem in problems:
+        unique.setdefault((problem.rule, problem.message), problem)
+    return list(unique.values())

@@ -1,0 +1,244 @@
+"""What the load run asked for and what the target answered, money moves only.
+
+Every credit, debit and exchange a Locust user sends is written *before* it is
+sent (an attempt) and again when the answer arrives (a result), one JSON line
+each, to a file of its own per process. After the run the parent reads every
+file and can tell an accepted (202) request from a rejected one and from one
+whose answer never arrived (a request still in flight when the run stopped may
+or may not have been applied by the target).
+
+Why files and not Locust messages: with ``--processes`` a worker's ledger has to
+reach the parent that reconciles. Messages sent to the master at the end of a
+run race with the master's own shutdown and are lost when a worker is killed;
+an append-only file per process, flushed line by line, survives both, and the
+parent reads the files only after every Locust process has exited. Across
+machines, point ``QIIBEE_LEDGER_DIR`` at a shared volume.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+# Expectations of an attempt.
+ACCEPT = "accept"  # must be 202
+REJECT = "reject"  # must be 400 (the documents say so); ``rule`` names the requirement
+EITHER = "either"  # 202 or 400 are both correct (e.g. a race for the last points)
+
+_FULL_EVIDENCE_PER_RULE = 5
+
+
+@dataclass
+class Attempt:
+    id: str
+    kind: str
+    user: str
+    token: int
+    amount: int
+    to_token: int | None = None
+    expect: str = ACCEPT
+    rule: str | None = None
+    status: int | None = None  # None: no answer recorded
+    tx_id: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def rejected(self) -> bool:
+        return self.status is not None and 400 <= self.status < 500
+
+    @property
+    def unknown(self) -> bool:
+        """No usable answer: the target may or may not have applied it."""
+        return not (self.accepted or self.rejected)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A documented rule the target broke during the load run (seen by a Locust user)."""
+
+    rule: str
+    message: str
+    route: str = ""
+    evidence: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "route": self.route, "evidence": self.evidence}
+
+
+@dataclass
+class LedgerContents:
+    attempts: list[Attempt] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    bad_lines: int = 0
+
+    def by_user(self) -> dict[str, list[Attempt]]:
+        users: dict[str, list[Attempt]] = {}
+        for attempt in self.attempts:
+            users.setdefault(attempt.user, []).append(attempt)
+        return users
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "attempts": len(self.attempts),
+            "accepted": sum(a.accepted for a in self.attempts),
+            "rejected": sum(a.rejected for a in self.attempts),
+            "unanswered": sum(a.unknown for a in self.attempts),
+            "users": len({a.user for a in self.attempts}),
+        }
+
+
+class LedgerWriter:
+    """Appends attempts, results and findings to ``<dir>/<label>-<host>-<pid>.jsonl``."""
+
+    def __init__(self, directory: Path, label: str = "locust") -> None:
+        self.directory = directory
+        self.label = label
+        self._file: TextIO | None = None
+        self._pid = -1
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._rule_counts: Counter[str] = Counter()
+
+    def _out(self) -> TextIO:
+        # Opened lazily and re-opened after a fork, so each process has its own file.
+        if self._file is None or self._pid != os.getpid():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._pid = os.getpid()
+            name = f"{self.label}-{socket.gethostname()}-{self._pid}.jsonl"
+            self._file = (self.directory / name).open("a", encoding="utf-8")
+        return self._file
+
+    def _write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._lock:
+            out = self._out()
+            out.write(line)
+            out.flush()
+
+    def attempt(
+        self,
+        kind: str,
+        user: str,
+        token: int,
+        amount: int,
+        *,
+        to_token: int | None = None,
+        expect: str = ACCEPT,
+        rule: str | None = None,
+    ) -> str:
+        attempt_id = f"{socket.gethostname()}-{os.getpid()}-{next(self._ids)}"
+        self._write(
+            {
+                "t": "attempt",
+                "id": attempt_id,
+                "kind": kind,
+                "user": user,
+                "token": token,
+                "amount": amount,
+                "to_token": to_token,
+                "expect": expect,
+                "rule": rule,
+                "at": time.time(),
+            }
+        )
+        return attempt_id
+
+    def result(self, attempt_id: str, status: int | None, tx_id: str | None = None) -> None:
+        self._write({"t": "result", "id": attempt_id, "status": status, "tx_id": tx_id})
+
+    def finding(
+        self, rule: str, message: str, *, route: str = "", evidence: dict[str, Any] | None = None
+    ) -> None:
+        self._rule_counts[rule] += 1
+        keep = evidence if self._rule_counts[rule] <= _FULL_EVIDENCE_PER_RULE else None
+        self._write({"t": "finding", "rule": rule, "message": message, "route": route, "evidence": keep})
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def read_ledger(directory: Path) -> LedgerContents:
+    """Every record of every process in ``directory`` (missing directory: empty ledger)."""
+    contents = LedgerContents()
+    attempts: dict[str, Attempt] = {}
+    results: dict[str, tuple[int | None, str | None]] = {}
+    if not directory.is_dir():
+        return contents
+    for path in sorted(directory.glob("*.jsonl")):
+        contents.files += 1
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    # A process killed mid-write leaves at most one torn last line.
+                    contents.bad_lines += 1
+                    continue
+                if not isinstance(record, dict):
+                    contents.bad_lines += 1
+                    continue
+                kind = record.get("t")
+                if kind == "attempt":
+                    token = _as_int(record.get("token"))
+                    amount = _as_int(record.get("amount"))
+                    if token is None or amount is None:
+                        contents.bad_lines += 1
+                        continue
+                    attempts[str(record["id"])] = Attempt(
+                        id=str(record["id"]),
+                        kind=str(record.get("kind")),
+                        user=str(record.get("user")),
+                        token=token,
+                        amount=amount,
+                        to_token=_as_int(record.get("to_token")),
+                        expect=str(record.get("expect") or ACCEPT),
+                        rule=record.get("rule"),
+                    )
+                elif kind == "result":
+                    tx = record.get("tx_id")
+                    results[str(record.get("id"))] = (
+                        _as_int(record.get("status")),
+                        None if tx is None else str(tx),
+                    )
+                elif kind == "finding":
+                    evidence = record.get("evidence")
+                    contents.findings.append(
+                        Finding(
+                            rule=str(record.get("rule")),
+                            message=str(record.get("message")),
+                            route=str(record.get("route") or ""),
+                            evidence=evidence if isinstance(evidence, dict) else None,
+                        )
+                    )
+                else:
+                    contents.bad_lines += 1
+    for attempt_id, attempt in attempts.items():
+        if attempt_id in results:
+            attempt.status, attempt.tx_id = results[attempt_id]
+    contents.attempts = list(attempts.values())
+    return contents

@@ -1,0 +1,219 @@
+"""What a load run needs to know before its first request, prepared once.
+
+The parent process (``qiibee-conformance load``) discovers the tokens, creates
+and funds the shared users and samples the history, then hands the result to
+every Locust process as a JSON file, so all workers hit the *same* balances
+(that is where concurrency bugs live). A plain ``locust -f load/locustfile.py``
+run builds its own plan the same way in each process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from qiibee_conformance.client import ApiClient
+from qiibee_conformance.discovery import Catalogue, Pair, create_user, discover, parse_rate
+from qiibee_conformance.errors import RunError
+from qiibee_conformance.loadtest.ledger import ACCEPT, LedgerWriter
+from qiibee_conformance.reconcile import row_token_id, row_user_auth_id
+from qiibee_conformance.settings import Settings
+
+# Exchanges to these token types need nothing the suite cannot provide (no
+# membership number, no market rate): the load scenarios use only them.
+LOAD_TOKEN_TYPES = frozenset({"erc20", "external", "fiat", "donation"})
+RICH_FUNDING = 10_000_000
+MAX_EXCHANGE_AMOUNT = 50
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    from_token: int
+    to_token: int
+    to_type: str
+    min_amount: int
+    max_amount: int
+
+
+@dataclass
+class LoadPlan:
+    base_url: str
+    run_id: str
+    brand_token_id: int
+    pairs: list[PairPlan] = field(default_factory=list)
+    # (from, to) of the reverse of one-way pairs: such an exchange must be refused (EXC-02)
+    reverse_pairs: list[tuple[int, int]] = field(default_factory=list)
+    rich_users: list[str] = field(default_factory=list)
+    zero_users: list[str] = field(default_factory=list)
+    email_domain: str = "example.com"
+    membership_numbers: dict[str, list[str]] = field(default_factory=dict)
+    history_users: list[str] = field(default_factory=list)
+    history_tokens: list[int] = field(default_factory=list)
+    history_oldest: str | None = None
+    # No row can still appear at or before this instant: walks ending here are stable.
+    history_frozen_to: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadPlan:
+        raw: dict[str, Any] = json.loads(text)
+        raw["pairs"] = [PairPlan(**p) for p in raw.get("pairs", [])]
+        raw["reverse_pairs"] = [(int(a), int(b)) for a, b in raw.get("reverse_pairs", [])]
+        return cls(**raw)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LoadPlan:
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise RunError(f"cannot read the load plan {path}: {err}") from None
+
+
+def amount_bounds(pair: Pair) -> tuple[int, int]:
+    """Amounts comfortably inside the pair's USD limits (when the target publishes them).
+
+    Targets may or may not enforce the limits; staying well inside them (half
+    the maximum, twice the minimum) keeps a valid exchange valid either way.
+    """
+    low, high = 1, MAX_EXCHANGE_AMOUNT
+    offramp = pair.from_token.offramp
+    if offramp:
+        min_usd = parse_rate(pair.raw.get("min_usd_exchange_limit"))
+        max_usd = parse_rate(pair.raw.get("max_usd_exchange_limit"))
+        if min_usd is not None:
+            low = max(low, math.ceil(2 * min_usd / offramp))
+        if max_usd is not None:
+            high = min(high, math.floor(max_usd / (2 * offramp)))
+    return low, high
+
+
+def load_pairs(catalogue: Catalogue) -> list[PairPlan]:
+    plans: list[PairPlan] = []
+    for pair in catalogue.brand_pairs():
+        if pair.to_token.type not in LOAD_TOKEN_TYPES:
+            continue
+        low, high = amount_bounds(pair)
+        if low <= high:
+            plans.append(PairPlan(pair.from_token.id, pair.to_token.id, pair.to_token.type, low, high))
+    return plans
+
+
+def new_email(run_id: str, domain: str, tag: str) -> str:
+    return f"qc-{run_id}-{tag}-{uuid.uuid4().hex[:10]}@{domain}"
+
+
+def credit_recorded(
+    client: ApiClient, ledger: LedgerWriter | None, auth_id: str, token_id: int, amount: int
+) -> int:
+    """credit_points, written to the ledger like any credit of the run."""
+    attempt = ledger.attempt("credit_points", auth_id, token_id, amount, expect=ACCEPT) if ledger else None
+    response = client.post(
+        "/transactions",
+        {
+            "transaction": {
+                "type": "credit_points",
+                "user_auth_id": auth_id,
+                "token_id": token_id,
+                "amount": amount,
+            }
+        },
+    )
+    if ledger is not None and attempt is not None:
+        data = response.data()
+        tx = data.get("id") if isinstance(data, dict) else None
+        ledger.result(attempt, response.status, None if tx is None else str(tx))
+    return response.status
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def iso_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sample_history(client: ApiClient, plan: LoadPlan) -> None:
+    """Users, tokens and times the history scenario can filter on, from two pages."""
+    first = client.get("/transactions", params={"limit": 100, "offset": 0})
+    data = first.data()
+    if first.status != 200 or not isinstance(data, dict):
+        raise RunError(f"cannot read the transaction history (GET /transactions gave HTTP {first.status})")
+    rows = [r for r in data.get("transactions") or [] if isinstance(r, dict)]
+    total = data.get("total_tx_count")
+    if isinstance(total, int) and total > 200:
+        deep = client.get("/transactions", params={"limit": 100, "offset": max(0, total - 100)})
+        deep_data = deep.data()
+        if deep.status == 200 and isinstance(deep_data, dict):
+            rows += [r for r in deep_data.get("transactions") or [] if isinstance(r, dict)]
+    users: dict[str, None] = {}
+    tokens: dict[int, None] = {}
+    times: list[datetime] = []
+    for row in rows:
+        auth_id = row_user_auth_id(row)
+        if auth_id:
+            users.setdefault(auth_id)
+        token = row_token_id(row, "token")
+        if token is not None:
+            tokens.setdefault(token)
+        moment = _parse_time(row.get("inserted_at"))
+        if moment is not None:
+            times.append(moment)
+    plan.history_users = list(users)[:50]
+    plan.history_tokens = list(tokens)[:20]
+    if times:
+        plan.history_oldest = iso_z(min(times))
+        # Two seconds before the newest row: whole-second stamps and commits in flight
+        # cannot put a new row in there any more.
+        plan.history_frozen_to = iso_z(max(times) - timedelta(seconds=2))
+
+
+def build_plan(
+    client: ApiClient,
+    settings: Settings,
+    *,
+    rich_users: int = 4,
+    zero_users: int = 2,
+    ledger: LedgerWriter | None = None,
+    catalogue: Catalogue | None = None,
+) -> LoadPlan:
+    """Discover, create and fund; RunError when the target cannot support the run."""
+    catalogue = catalogue or discover(client, settings)
+    brand = catalogue.brand_token.id
+    plan = LoadPlan(
+        base_url=settings.base,
+        run_id=settings.run_id,
+        brand_token_id=brand,
+        pairs=load_pairs(catalogue),
+        reverse_pairs=[(p.to_token.id, p.from_token.id) for p in catalogue.one_way_pairs()],
+        email_domain=settings.email_domain,
+        membership_numbers={k: list(v) for k, v in settings.membership_numbers.items()},
+    )
+    for _ in range(rich_users):
+        auth_id = create_user(client, new_email(settings.run_id, settings.email_domain, "rich"))
+        status = credit_recorded(client, ledger, auth_id, brand, RICH_FUNDING)
+        if status != 202:
+            raise RunError(f"cannot fund a load-test user: credit_points gave HTTP {status}")
+        plan.rich_users.append(auth_id)
+    for _ in range(zero_users):
+        plan.zero_users.append(create_user(client, new_email(settings.run_id, settings.email_domain, "zero")))
+    sample_history(client, plan)
+    return plan

@@ -1,0 +1,70 @@
+"""Custom Locust arguments and hooks of the qiibee scenarios.
+
+Imported only inside the Locust process (by ``load/locustfile.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from locust.env import Environment
+
+from qiibee_conformance.loadtest.common import (
+    DEFAULT_SCENARIO,
+    ENV_API_KEY,
+    ENV_LEDGER_DIR,
+    ENV_SCENARIO,
+    SCENARIOS,
+    selected_scenario,
+)
+from qiibee_conformance.loadtest.context import close_context
+
+
+def current_scenario() -> str:
+    """The scenario of this Locust process: ``--scenario`` on its command line, else the environment."""
+    try:
+        return selected_scenario(sys.argv[1:])
+    except ValueError as err:
+        raise SystemExit(f"qiibee load: {err}") from None
+
+
+def add_arguments(parser: Any) -> None:
+    """Listener for ``events.init_command_line_parser``: our options, in ``--help`` and the web UI."""
+    parser.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default=os.environ.get(ENV_SCENARIO, DEFAULT_SCENARIO),
+        help="load scenario (chosen when the locustfile is imported; also $QIIBEE_SCENARIO)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(ENV_API_KEY, ""),
+        is_secret=True,
+        help=f"API key of the target (default: ${ENV_API_KEY})",
+    )
+    parser.add_argument(
+        "--ledger-dir",
+        default=os.environ.get(ENV_LEDGER_DIR, ""),
+        include_in_web_ui=False,
+        help="directory for the JSONL ledger of money moves (reconciled by `qiibee-conformance load`)",
+    )
+    parser.add_argument(
+        "--think-time",
+        type=float,
+        default=0.1,
+        help="maximum random pause between tasks, seconds",
+    )
+    parser.add_argument(
+        "--history-filters",
+        choices=("random", "none"),
+        default="random",
+        help="history walks with random filters, or plain pagination",
+    )
+
+
+def on_init(environment: Environment, **_kwargs: Any) -> None:
+    """Close the ledger cleanly when the process quits."""
+
+    environment.events.quitting.add_listener(lambda **_: close_context())  # type: ignore[no-untyped-call]

@@ -1,0 +1,411 @@
+"""Locust users of the three scenarios (imported only inside the Locust process).
+
+Every request is named by its documented route, never by its URL, and judged
+with ``catch_response``: a deliberately invalid exchange answered 400 is a
+success, a valid one answered anything but 202 is a failure. Money moves go
+to the ledger before they are sent and again when the answer arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from locust import FastHttpUser, task
+from locust.exception import StopUser
+
+from qiibee_conformance.errors import RunError
+from qiibee_conformance.loadtest.common import (
+    R_BALANCES,
+    R_MEMBERSHIP,
+    R_MEMBERSHIPS,
+    R_TRANSACTIONS,
+    R_USER,
+    R_USERS,
+    R_WHITELIST,
+)
+from qiibee_conformance.loadtest.context import DRAIN_CHUNKS, DrainTarget, RunContext, get_context
+from qiibee_conformance.loadtest.history_checks import Filters, Problem, Walk, check_page, parse_time
+from qiibee_conformance.loadtest.ledger import ACCEPT, EITHER, REJECT
+from qiibee_conformance.loadtest.plan import PairPlan, iso_z, new_email
+
+log = logging.getLogger("qiibee.load")
+
+HISTORY_TYPES: tuple[str, ...] = ("credit_points", "debit_points", "exchange")
+PAGE_LIMITS: tuple[int, ...] = (10, 25, 50, 100)
+_EVIDENCE_BODY = 1500
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+class QiibeeUser(FastHttpUser):
+    """Shared plumbing: the run context, the key header, ledgered money moves."""
+
+    abstract = True
+    network_timeout = 30.0
+    connection_timeout = 10.0
+    ctx: RunContext
+
+    def wait_time(self) -> float:
+        return random.uniform(0, self.ctx.think_time) if self.ctx.think_time > 0 else 0.0
+
+    def on_start(self) -> None:
+        try:
+            self.ctx = get_context(self.host or "", self.environment.parsed_options)
+        except RunError as err:
+            log.error("qiibee load: cannot start: %s", err)
+            self.environment.process_exit_code = 2
+            raise StopUser() from None
+
+    # Helpers ----------------------------------------------------------------------------
+    def _evidence(
+        self, method: str, path: str, status: int, text: str | None, body: Any = None
+    ) -> dict[str, Any]:
+        return {
+            "request": {"method": method, "path": self.ctx.redactor.text(path), "body": body},
+            "response": {"status": status, "body": self.ctx.redactor.text((text or "")[:_EVIDENCE_BODY])},
+        }
+
+    def _report(self, problems: list[Problem], route: str, evidence: dict[str, Any]) -> str:
+        for problem in problems:
+            if problem.rule and self.ctx.ledger is not None:
+                detailed = {**evidence, "detail": problem.detail} if problem.detail else evidence
+                self.ctx.ledger.finding(problem.rule, problem.message, route=route, evidence=detailed)
+        return "; ".join(f"{p.rule}: {p.message}" if p.rule else p.message for p in problems)
+
+    def expect(
+        self, method: str, path: str, name: str, statuses: tuple[int, ...], body: Any = None
+    ) -> tuple[bool, Any]:
+        """Send one request; a status outside ``statuses`` is a failure. Returns (ok, JSON body)."""
+        with self.client.request(
+            method, path, name=name, json=body, headers=self.ctx.headers, catch_response=True
+        ) as resp:
+            ok = resp.status_code in statuses
+            if ok:
+                resp.success()
+            else:
+                resp.failure(f"expected HTTP {'/'.join(map(str, statuses))}, got {resp.status_code}")
+            return ok, _json(resp.text) if ok else None
+
+    def move(
+        self,
+        kind: str,
+        user: str,
+        token: int,
+        amount: int,
+        *,
+        to_token: int | None = None,
+        expect: str = ACCEPT,
+        rule: str | None = None,
+    ) -> int:
+        """A credit, debit or exchange, ledgered and judged; returns the status (0: no answer)."""
+        tx: dict[str, Any] = {"type": kind, "user_auth_id": user, "amount": amount}
+        if kind == "exchange":
+            tx.update(brandA_token_id=token, brandB_token_id=to_token)
+        else:
+            tx["token_id"] = token
+        ledger = self.ctx.ledger
+        attempt = (
+            ledger.attempt(kind, user, token, amount, to_token=to_token, expect=expect, rule=rule)
+            if ledger
+            else None
+        )
+        body = {"transaction": tx}
+        with self.client.post(
+            "/transactions", name=R_TRANSACTIONS, json=body, headers=self.ctx.headers, catch_response=True
+        ) as resp:
+            status = resp.status_code or 0
+            if ledger is not None and attempt is not None:
+                data = _json(resp.text) if status == 202 else None
+                inner = data.get("data") if isinstance(data, dict) else None
+                tx_id = inner.get("id") if isinstance(inner, dict) else None
+                ledger.result(attempt, status or None, None if tx_id is None else str(tx_id))
+            if expect == ACCEPT:
+                if status == 202:
+                    resp.success()
+                else:
+                    resp.failure(f"{kind} refused: expected HTTP 202, got {status}")
+            elif expect == EITHER:
+                if status in (202, 400):
+                    resp.success()
+                else:
+                    resp.failure(f"{kind} on a contested balance: expected HTTP 202 or 400, got {status}")
+            elif status == 400:
+                resp.success()
+            elif 200 <= status < 300:
+                problem = Problem(
+                    rule or "", f"{kind} that the documents call invalid was accepted (HTTP {status})"
+                )
+                evidence = self._evidence("POST", "/transactions", status, resp.text, body)
+                resp.failure(self._report([problem], f"POST {R_TRANSACTIONS}", evidence))
+            else:
+                resp.failure(f"invalid {kind}: expected HTTP 400, got {status}")
+            return status
+
+    def pick_pair(self) -> PairPlan | None:
+        return random.choice(self.ctx.plan.pairs) if self.ctx.plan.pairs else None
+
+    def exchange_rich(self) -> None:
+        pair = self.pick_pair()
+        if pair is None or not self.ctx.plan.rich_users:
+            return
+        amount = random.randint(pair.min_amount, pair.max_amount)
+        user = random.choice(self.ctx.plan.rich_users)
+        self.move("exchange", user, pair.from_token, amount, to_token=pair.to_token)
+
+    def credit_rich(self, low: int = 50, high: int = 500) -> None:
+        if self.ctx.plan.rich_users:
+            user = random.choice(self.ctx.plan.rich_users)
+            self.move("credit_points", user, self.ctx.plan.brand_token_id, random.randint(low, high))
+
+    # History walks ----------------------------------------------------------------------
+    def random_filters(self) -> Filters:
+        plan = self.ctx.plan
+        if not self.ctx.history_filters:
+            return Filters()
+        user = None
+        if random.random() < 0.3:
+            candidates = plan.history_users + plan.rich_users
+            user = random.choice(candidates) if candidates else None
+        types: tuple[str, ...] = ()
+        if random.random() < 0.3:
+            types = tuple(random.sample(HISTORY_TYPES, random.randint(1, 2)))
+        token = None
+        if random.random() < 0.25:
+            tokens = plan.history_tokens or [plan.brand_token_id]
+            token = random.choice(tokens)
+        from_time = to_time = None
+        frozen_to = parse_time(plan.history_frozen_to)
+        oldest = parse_time(plan.history_oldest)
+        if frozen_to is not None and random.random() < 0.5:
+            to_time = plan.history_frozen_to
+            if oldest is not None and oldest < frozen_to and random.random() < 0.5:
+                span = (frozen_to - oldest).total_seconds()
+                from_time = iso_z(datetime.fromtimestamp(oldest.timestamp() + random.uniform(0, span), UTC))
+        return Filters(user=user, types=types, token=token, from_time=from_time, to_time=to_time)
+
+    def new_walk(self) -> Walk:
+        filters = self.random_filters()
+        frozen = filters.to_time is not None and filters.to_time == self.ctx.plan.history_frozen_to
+        limit = random.choice(PAGE_LIMITS) if self.ctx.history_filters else 100
+        return Walk(filters=filters, limit=limit, frozen=frozen)
+
+    def walk_history(self, max_pages: int | None = None) -> None:
+        """Walk ``GET /transactions`` page by page to the end (or ``max_pages``), checking each."""
+        walk = self.new_walk()
+        while not walk.done and (max_pages is None or walk.pages < max_pages):
+            path = walk.path()
+            with self.client.get(
+                path, name=R_TRANSACTIONS, headers=self.ctx.headers, catch_response=True
+            ) as resp:
+                body = _json(resp.text)
+                problems = check_page(walk, resp.status_code or 0, body)
+                if problems:
+                    evidence = self._evidence("GET", path, resp.status_code or 0, resp.text)
+                    evidence["walk"] = {"filters": walk.filters.describe(), "frozen": walk.frozen}
+                    resp.failure(self._report(problems, f"GET {R_TRANSACTIONS}", evidence))
+                else:
+                    resp.success()
+
+
+class HistoryUser(QiibeeUser):
+    """Walks the transaction history to its end with random filters."""
+
+    @task
+    def walk(self) -> None:
+        self.walk_history()
+
+
+class ExchangeBurstUser(QiibeeUser):
+    """Concurrent exchanges and credits on a few shared balances, some deliberately invalid."""
+
+    @task(10)
+    def exchange_shared(self) -> None:
+        self.exchange_rich()
+
+    @task(4)
+    def credit_shared(self) -> None:
+        self.credit_rich()
+
+    @task(8)
+    def exchange_contested(self) -> None:
+        """Race for the last points of a small balance: 202 or 400, never an overdraw."""
+        target = self._drain_target()
+        pair = self.pick_pair()
+        if target is None or pair is None:
+            return
+        with self.ctx.lock:
+            target.asked += target.chunk
+        self.move(
+            "exchange", target.auth_id, pair.from_token, target.chunk, to_token=pair.to_token, expect=EITHER
+        )
+
+    @task(1)
+    def exchange_reverse_one_way(self) -> None:
+        plan = self.ctx.plan
+        if not plan.reverse_pairs or not plan.rich_users:
+            return
+        src, dst = random.choice(plan.reverse_pairs)
+        user = random.choice(plan.rich_users)
+        self.move("exchange", user, src, 1, to_token=dst, expect=REJECT, rule="EXC-02")
+
+    @task(1)
+    def exchange_insufficient(self) -> None:
+        plan = self.ctx.plan
+        pair = self.pick_pair()
+        if not plan.zero_users or pair is None:
+            return
+        user = random.choice(plan.zero_users)
+        amount = random.randint(pair.min_amount, pair.max_amount)
+        self.move(
+            "exchange", user, pair.from_token, amount, to_token=pair.to_token, expect=REJECT, rule="EXC-05"
+        )
+
+    @task(2)
+    def read_balance(self) -> None:
+        if self.ctx.plan.rich_users:
+            user = random.choice(self.ctx.plan.rich_users)
+            self.expect("GET", f"/users/{user}/balances", R_BALANCES, (200,))
+
+    def _drain_target(self) -> DrainTarget | None:
+        """The current small balance to race for; this user funds a new one when it is used up."""
+        ctx = self.ctx
+        with ctx.lock:
+            current = ctx.drain
+            if current is not None and not current.exhausted:
+                return current
+            if ctx.drain_creating:
+                return current
+            ctx.drain_creating = True
+        try:
+            return self._new_drain_target()
+        finally:
+            with ctx.lock:
+                ctx.drain_creating = False
+
+    def _new_drain_target(self) -> DrainTarget | None:
+        plan = self.ctx.plan
+        pair = self.pick_pair()
+        if pair is None:
+            return None
+        chunk = max(pair.min_amount, min(pair.max_amount, 10))
+        email = new_email(plan.run_id, plan.email_domain, "drain")
+        _, data = self.expect("POST", "/users", R_USERS, (201,), {"user": {"email": email}})
+        user = data.get("data") if isinstance(data, dict) else None
+        auth_id = user.get("auth_id") if isinstance(user, dict) else None
+        if not isinstance(auth_id, str):
+            return None
+        funding = DRAIN_CHUNKS * chunk
+        if self.move("credit_points", auth_id, plan.brand_token_id, funding) != 202:
+            return None
+        target = DrainTarget(auth_id=auth_id, funded=funding, chunk=chunk)
+        with self.ctx.lock:
+            self.ctx.drain = target
+        return target
+
+
+class MixedUser(QiibeeUser):
+    """A realistic blend: mostly reads, some user writes, memberships and money moves."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.own_users: list[str] = []
+        self.memberships: dict[str, str] = {}  # auth_id -> provider
+
+    # Reads (60 %)
+    @task(14)
+    def history_pages(self) -> None:
+        self.walk_history(max_pages=3)
+
+    @task(8)
+    def list_users(self) -> None:
+        self.expect(
+            "GET",
+            f"/users?limit={random.choice(PAGE_LIMITS)}&offset={random.randint(0, 50)}",
+            R_USERS,
+            (200,),
+        )
+
+    @task(6)
+    def get_user(self) -> None:
+        user = self._some_user()
+        if user is not None:
+            self.expect("GET", f"/users/{user}", R_USER, (200,))
+
+    @task(6)
+    def balances(self) -> None:
+        user = self._some_user()
+        if user is not None:
+            self.expect("GET", f"/users/{user}/balances", R_BALANCES, (200,))
+
+    @task(4)
+    def whitelist(self) -> None:
+        self.expect("GET", "/token-exchange-whitelist", R_WHITELIST, (200,))
+
+    # User writes (15 %)
+    @task(6)
+    def create_user(self) -> None:
+        plan = self.ctx.plan
+        auth_id = str(uuid.uuid4())
+        body = {"user": {"email": new_email(plan.run_id, plan.email_domain, "mixed"), "auth_id": auth_id}}
+        if self.expect("POST", "/users", R_USERS, (201,), body)[0]:
+            self.own_users.append(auth_id)
+            del self.own_users[:-20]
+
+    @task(4)
+    def update_user(self) -> None:
+        if self.own_users:
+            user = random.choice(self.own_users)
+            body = {"user": {"first_name": random.choice(("Ada", "Grace", "Alan", "Edsger"))}}
+            self.expect("PATCH", f"/users/{user}", R_USER, (200,), body)
+
+    # Memberships (10 %)
+    @task(4)
+    def save_membership(self) -> None:
+        numbers = {k: v for k, v in self.ctx.plan.membership_numbers.items() if v}
+        if not self.own_users or not numbers:
+            return
+        user = random.choice(self.own_users)
+        provider = random.choice(sorted(numbers))
+        body = {"membership": {"brand_id": provider, "membership_number": random.choice(numbers[provider])}}
+        if self.expect("POST", f"/users/{user}/memberships", R_MEMBERSHIPS, (201,), body)[0]:
+            self.memberships[user] = provider
+
+    @task(2)
+    def list_memberships(self) -> None:
+        if self.own_users:
+            self.expect("GET", f"/users/{random.choice(self.own_users)}/memberships", R_MEMBERSHIPS, (200,))
+
+    @task(1)
+    def delete_membership(self) -> None:
+        if self.memberships:
+            user, provider = self.memberships.popitem()
+            self.expect("DELETE", f"/users/{user}/memberships/{provider}", R_MEMBERSHIP, (204,))
+
+    # Money (15 %)
+    @task(6)
+    def exchange(self) -> None:
+        self.exchange_rich()
+
+    @task(3)
+    def credit(self) -> None:
+        self.credit_rich()
+
+    @task(2)
+    def debit(self) -> None:
+        if self.ctx.plan.rich_users:
+            user = random.choice(self.ctx.plan.rich_users)
+            self.move("debit_points", user, self.ctx.plan.brand_token_id, random.randint(1, 20))
+
+    def _some_user(self) -> str | None:
+        pool = self.own_users + self.ctx.plan.rich_users + self.ctx.plan.history_users
+        return random.choice(pool) if pool else None

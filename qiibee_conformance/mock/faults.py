@@ -1,0 +1,72 @@
+"""Catalogue of ``--fault`` names: each breaks exactly one documented rule.
+
+The suite's own tests start the mock with one fault and assert that certification
+fails naming the requirement id listed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from qiibee_conformance.errors import RunError
+
+# name -> (requirement id it breaks, one-line description)
+FAULTS: dict[str, tuple[str, str]] = {
+    "auth-missing-key-accepted": ("AUTH-01", "requests without X-API-KEY are served"),
+    "auth-invalid-key-403": ("AUTH-02", "a wrong X-API-KEY gives 403 instead of 401"),
+    "error-empty-body": ("ERR-01", "404 responses have an empty body"),
+    "malformed-json-500": ("ERR-02", "malformed JSON bodies give 500"),
+    "user-email-unvalidated": ("USR-04", "any email string is accepted on create"),
+    "user-duplicate-auth-id": ("USR-05", "a duplicate auth_id creates a second user"),
+    "user-auth-id-not-uuid4": ("USR-02", "generated auth_ids are UUID version 1"),
+    "user-update-replaces": ("USR-07", "PUT/PATCH clear the fields not sent"),
+    "user-auth-id-mutable": ("USR-08", "PUT/PATCH change auth_id"),
+    "user-update-upserts": ("USR-09", "updating an unknown user creates it"),
+    "users-oldest-first": ("USR-11", "the user list is oldest first"),
+    "users-limit-unbounded": ("USR-12", "the user list honours limit > 100"),
+    "users-total-count-page": ("USR-13", "total_count is the page length"),
+    "users-email-like-case-sensitive": ("USR-14", "email_like is case sensitive"),
+    "membership-number-unvalidated": ("MEM-03", "any membership number is accepted"),
+    "membership-unknown-provider-accepted": ("MEM-04", "unknown providers are accepted on create"),
+    "membership-keeps-first": ("MEM-05", "creating again keeps the old number"),
+    "membership-delete-200": ("MEM-09", "DELETE returns 200 with a body"),
+    "whitelist-filter-ignored": ("WL-02", "token_to_types is ignored"),
+    "balances-unknown-user-200": ("BAL-01", "balances of an unknown user give 200"),
+    "debit-overdraw": ("BAL-03", "debit_points may take the balance below zero"),
+    "exchange-two-way": ("EXC-02", "the reverse of a one-way pair is allowed"),
+    "exchange-rate-inverted": ("EXC-03", "rate = B.onramp / A.offramp"),
+    "exchange-round-nearest": ("EXC-03", "received amount rounded to nearest, not floored"),
+    "exchange-float-math": ("EXC-03", "received amount computed with binary floats"),
+    "exchange-override-stored": ("EXC-04", "exchange_rate_override is stored for the pair"),
+    "exchange-overdraw": ("EXC-05", "exchanges skip the balance check"),
+    "exchange-decimal-amount": ("EXC-08", "decimal amounts are truncated (2.5 -> 2)"),
+    "exchange-membership-override-stored": ("EXC-10", "brandB_membership_number replaces the saved one"),
+    "nft-floor": ("NFT-01", "points burned for an NFT use floor, not ceil"),
+    "settlement-stuck": ("SET-01", "transactions never leave pending"),
+    "settlement-no-reversal": ("SET-02", "failed exchanges do not return the points"),
+    "history-oldest-first": ("HIS-01", "history is oldest first"),
+    "history-limit-unbounded": ("HIS-02", "history honours limit > 100"),
+    "history-total-page": ("HIS-03", "total_tx_count is the page length"),
+    "history-offset-skip": ("HIS-04", "offset n skips n+1 rows"),
+    "history-user-filter-ignored": ("HIS-05", "user_auth_id filter is ignored"),
+    "history-types-ignored": ("HIS-06", "types filter is ignored"),
+    "history-token-filter-ignored": ("HIS-07", "token_id filter is ignored"),
+    "history-from-time-exclusive": ("HIS-08", "from_time is exclusive"),
+    "race-overdraw": ("CON-01", "exchange check-then-debit without the lock"),
+    "race-lost-credit": ("CON-02", "credits read-modify-write without the lock"),
+}
+
+
+def validate_faults(names: Iterable[str]) -> frozenset[str]:
+    """Return the names as a set, or raise RunError naming the first unknown one."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - FAULTS.keys())
+    if unknown:
+        raise RunError(f"unknown fault {unknown[0]!r} (see --list-faults)")
+    return chosen
+
+
+def describe_faults() -> str:
+    """One line per fault, for ``--list-faults``."""
+    width = max(len(n) for n in FAULTS)
+    return "\n".join(f"{n:<{width}}  {rid:<7}  {d}" for n, (rid, d) in FAULTS.items())

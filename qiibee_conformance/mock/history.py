@@ -1,0 +1,83 @@
+"""GET /transactions: paginated history, newest first, with every documented filter.
+
+Time filters compare at the precision the rows are shown with: whole seconds by
+default (so a row's own ``inserted_at`` used as from_time or to_time includes
+it), microseconds under zoned-times.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qiibee_conformance.mock.catalogue import EVENT_TYPES
+from qiibee_conformance.mock.state import MockState, state_of
+from qiibee_conformance.mock.store import TxFilter
+from qiibee_conformance.mock.validation import DIGITS_RE, ApiError, list_param, page, time_us
+
+SECOND = 1_000_000
+
+
+def _time_window(st: MockState, flt: TxFilter, from_us: int | None, to_us: int | None) -> None:
+    exclusive = st.fault("history-from-time-exclusive")
+    if st.variant("zoned-times"):
+        flt.from_us, flt.from_exclusive, flt.to_us = from_us, exclusive, to_us
+        return
+    if from_us is not None:
+        if exclusive:
+            flt.from_us = (from_us // SECOND + 1) * SECOND
+        else:
+            flt.from_us = -(-from_us // SECOND) * SECOND
+    if to_us is not None:
+        flt.to_us = (to_us // SECOND) * SECOND + SECOND - 1
+
+
+def _empty(st: MockState, limit: int, offset: int) -> Response:
+    fields = {"limit": limit, "offset": offset, "total_tx_count": 0}
+    return st.raw(st.renderer.page(fields, "transactions", []))
+
+
+async def list_transactions(request: Request) -> Response:
+    st = state_of(request)
+    q = request.query_params
+    limit, offset = page(
+        q.get("limit"),
+        q.get("offset"),
+        reject_over_max=st.variant("limit-400"),
+        unbounded=st.fault("history-limit-unbounded"),
+    )
+    flt = TxFilter()
+    auth_id = q.get("user_auth_id")
+    if auth_id:
+        user = st.store.user_by_auth_id(auth_id)
+        if user is None and not st.fault("history-user-filter-ignored"):
+            if st.variant("unknown-history-user-404"):
+                raise ApiError(f"user {auth_id!r} not found", 404)
+            return _empty(st, limit, offset)
+        if user is not None and not st.fault("history-user-filter-ignored"):
+            flt.user_pk = user.pk
+    types = list_param(q.getlist("types") + q.getlist("types[]"))
+    if types:
+        unknown = [t for t in types if t not in EVENT_TYPES]
+        if unknown and st.variant("unknown-filter-400"):
+            raise ApiError(f"unknown loyalty event type {unknown[0]!r}")
+        if not st.fault("history-types-ignored"):
+            flt.types = [t for t in types if t in EVENT_TYPES]
+    token_raw = q.get("token_id")
+    if token_raw:
+        if not DIGITS_RE.match(token_raw) or len(token_raw) > 18:
+            raise ApiError("token_id must be an integer")
+        if not st.fault("history-token-filter-ignored"):
+            flt.token_id = int(token_raw)
+            flt.token_matches_to = st.variant("token-filter-both")
+    _time_window(st, flt, time_us(q.get("from_time"), "from_time"), time_us(q.get("to_time"), "to_time"))
+    query_offset = offset + 1 if st.fault("history-offset-skip") else offset
+    rows, total = st.store.list_transactions(
+        flt, limit=limit, offset=query_offset, oldest_first=st.fault("history-oldest-first")
+    )
+    if st.fault("history-total-page"):
+        total = len(rows)
+    users = st.store.users_by_pk(sorted({r.user_pk for r in rows}))
+    items = [st.renderer.tx_json(r, users[r.user_pk]) for r in rows]
+    fields = {"limit": limit, "offset": offset, "total_tx_count": total}
+    return st.raw(st.renderer.page(fields, "transactions", items))

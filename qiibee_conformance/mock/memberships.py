@@ -1,0 +1,70 @@
+"""Memberships: one number per provider per user, validated per provider."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qiibee_conformance.mock.catalogue import BRAND_ID
+from qiibee_conformance.mock.providers import AIRLINES, valid_number
+from qiibee_conformance.mock.state import MockState, read_json, state_of
+from qiibee_conformance.mock.validation import ApiError, wrapper
+
+PROVIDERS = frozenset({*AIRLINES, BRAND_ID})
+
+
+def _known_provider(st: MockState, provider: str, unknown_status: int = 400) -> None:
+    if provider not in PROVIDERS:
+        raise ApiError(f"unknown exchange provider {provider!r}", unknown_status)
+
+
+async def create_membership(request: Request) -> Response:
+    st = state_of(request)
+    m = wrapper(await read_json(request, st), "membership")
+    user = st.user_or_404(request.path_params["auth_id"])
+    provider = m.get("brand_id")
+    number = m.get("membership_number")
+    if not isinstance(provider, str) or not provider:
+        raise ApiError("membership.brand_id is required and must be a string")
+    if not isinstance(number, str):
+        raise ApiError("membership.membership_number is required and must be a string")
+    if not st.fault("membership-unknown-provider-accepted"):
+        _known_provider(st, provider)
+    if not st.fault("membership-number-unvalidated") and not valid_number(
+        provider, number, brand_id=BRAND_ID, auth_id=user.auth_id
+    ):
+        raise ApiError(f"invalid format for the {provider} membership number")
+    stored = st.store.put_membership(
+        user.pk, provider, number, keep_first=st.fault("membership-keeps-first")
+    )
+    return st.ok(st.renderer.membership(provider, stored), 201)
+
+
+async def list_memberships(request: Request) -> Response:
+    st = state_of(request)
+    user = st.user_or_404(request.path_params["auth_id"])
+    return st.ok([st.renderer.membership(p, n) for p, n in st.store.memberships(user.pk)])
+
+
+async def get_membership(request: Request) -> Response:
+    st = state_of(request)
+    user = st.user_or_404(request.path_params["auth_id"])
+    provider = request.path_params["provider"]
+    _known_provider(st, provider, 404 if st.variant("unknown-provider-404") else 400)
+    number = st.store.membership(user.pk, provider)
+    if number is None:
+        raise ApiError(f"no {provider} membership for this user", 404)
+    return st.ok(st.renderer.membership(provider, number))
+
+
+async def delete_membership(request: Request) -> Response:
+    st = state_of(request)
+    user = st.user_or_404(request.path_params["auth_id"])
+    provider = request.path_params["provider"]
+    _known_provider(st, provider)
+    number = st.store.membership(user.pk, provider)
+    if number is None or not st.store.delete_membership(user.pk, provider):
+        raise ApiError(f"no {provider} membership for this user", 404)
+    if st.fault("membership-delete-200"):
+        return st.ok(st.renderer.membership(provider, number))
+    return Response(status_code=204)

@@ -1,0 +1,140 @@
+"""Users API: create, read, update (PUT and PATCH both partial) and list users."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qiibee_conformance.mock.state import MockState, read_json, state_of
+from qiibee_conformance.mock.store import USER_FIELDS, UserRow
+from qiibee_conformance.mock.validation import (
+    ApiError,
+    is_valid_email,
+    metadata_json,
+    optional_string,
+    page,
+    time_us,
+    valid_auth_id,
+    wrapper,
+)
+
+# request key -> column
+FIELD_KEYS: dict[str, str] = {
+    "email": "email",
+    "first_name": "first_name",
+    "second_name": "second_name",
+    "language": "language",
+    "country_ISO": "country_iso",
+    "metadata": "metadata",
+}
+
+
+def new_user_id() -> str:
+    """Server-assigned opaque id, deliberately unlike an auth_id."""
+    return "usr_" + secrets.token_hex(8)
+
+
+def _email(st: MockState, u: dict[str, Any], *, validate: bool) -> str:
+    value = u.get("email")
+    if not isinstance(value, str) or not value:
+        raise ApiError("email is required and must be a string")
+    if len(value) > 254 or (validate and not is_valid_email(value)):
+        raise ApiError(f"invalid email {value!r}")
+    return value
+
+
+def _profile(u: dict[str, Any]) -> dict[str, Any]:
+    """The optional profile fields that are present in the body, validated."""
+    out: dict[str, Any] = {}
+    for key, col in FIELD_KEYS.items():
+        if key == "email" or key not in u:
+            continue
+        out[col] = metadata_json(u) if key == "metadata" else optional_string(u, key)
+    return out
+
+
+def _create(st: MockState, u: dict[str, Any], auth_id_hint: str | None = None) -> UserRow:
+    email = _email(st, u, validate=not st.fault("user-email-unvalidated"))
+    raw_auth = auth_id_hint if auth_id_hint is not None else u.get("auth_id")
+    if raw_auth is None or raw_auth == "":
+        auth_id = str(uuid.uuid1() if st.fault("user-auth-id-not-uuid4") else uuid.uuid4())
+    else:
+        auth_id = valid_auth_id(raw_auth)
+        if st.store.user_by_auth_id(auth_id) is not None and not st.fault("user-duplicate-auth-id"):
+            raise ApiError(f"a user with auth_id {auth_id!r} already exists")
+    if st.variant("duplicate-email-400") and st.store.email_taken(email):
+        raise ApiError(f"a user with email {email!r} already exists")
+    fields = _profile(u)
+    fields["email"] = email
+    return st.store.insert_user(new_user_id(), auth_id, fields)
+
+
+async def create_user(request: Request) -> Response:
+    st = state_of(request)
+    u = wrapper(await read_json(request, st), "user")
+    user = _create(st, u)
+    return st.ok(st.renderer.user(user), 201)
+
+
+async def get_user(request: Request) -> Response:
+    st = state_of(request)
+    user = st.user_or_404(request.path_params["auth_id"])
+    return st.ok(st.renderer.user(user))
+
+
+async def update_user(request: Request) -> Response:
+    """PUT and PATCH alike: only the fields sent change; auth_id never does."""
+    st = state_of(request)
+    auth_id = request.path_params["auth_id"]
+    u = wrapper(await read_json(request, st), "user")
+    user = st.store.user_by_auth_id(auth_id)
+    if user is None:
+        if st.fault("user-update-upserts"):
+            return st.ok(st.renderer.user(_create(st, u, auth_id_hint=auth_id)))
+        raise ApiError(f"user {auth_id!r} not found", 404)
+    changes = _profile(u)
+    if "email" in u:
+        changes["email"] = _email(st, u, validate=True)
+    new_auth = u.get("auth_id")
+    if "auth_id" in u and new_auth != user.auth_id:
+        if st.fault("user-auth-id-mutable"):
+            changes["auth_id"] = valid_auth_id(new_auth)
+        elif st.variant("auth-id-change-400"):
+            raise ApiError("auth_id cannot be changed")
+    if st.fault("user-update-replaces"):
+        for col in USER_FIELDS:
+            if col != "email":
+                changes.setdefault(col, None)
+    st.store.update_user(user.pk, changes)
+    st.renderer.forget_user(user.pk)
+    fresh = st.store.users_by_pk([user.pk])[user.pk]
+    return st.ok(st.renderer.user(fresh))
+
+
+async def list_users(request: Request) -> Response:
+    st = state_of(request)
+    q = request.query_params
+    limit, offset = page(
+        q.get("limit"),
+        q.get("offset"),
+        reject_over_max=st.variant("limit-400"),
+        unbounded=st.fault("users-limit-unbounded"),
+    )
+    rows, total = st.store.list_users(
+        email_like=q.get("email_like") or None,
+        case_sensitive=st.fault("users-email-like-case-sensitive"),
+        from_us=time_us(q.get("from_time"), "from_time"),
+        to_us=time_us(q.get("to_time"), "to_time"),
+        limit=limit,
+        offset=offset,
+        oldest_first=st.fault("users-oldest-first"),
+    )
+    if st.fault("users-total-count-page"):
+        total = len(rows)
+    items = [st.renderer.user_json(r) for r in rows]
+    body = st.renderer.page({"offset": offset, "limit": limit, "total_count": total}, "users", items)
+    return st.raw(body)

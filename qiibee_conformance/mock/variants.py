@@ -1,0 +1,50 @@
+"""Catalogue of ``--variant`` names: each picks the other tolerated choice.
+
+A conforming suite must pass against every variant; ``all-alternatives`` turns
+them all on at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from qiibee_conformance.errors import RunError
+
+ALL_ALTERNATIVES = "all-alternatives"
+
+VARIANTS: dict[str, str] = {
+    "string-token-ids": "token ids in responses are digit strings",
+    "message-errors": '4xx bodies are {"message": m}; 400 bodies {"errors": {"detail": m}}',
+    "empty-202": "POST /transactions answers 202 with an empty body",
+    "zoned-times": "times carry microseconds and Z",
+    "limit-400": "limit > 100 gives 400 instead of clamping",
+    "auth-id-change-400": "a different auth_id on update gives 400 instead of being ignored",
+    "unknown-history-user-404": "history for an unknown user_auth_id gives 404",
+    "unknown-filter-400": "unknown types / token_to_types values give 400",
+    "debit-at-settlement": "exchanges debit the balance when they settle",
+    "unknown-provider-404": "GET membership of an unknown provider gives 404",
+    "credit-unknown-404": "credit/debit for an unknown user gives 404",
+    "duplicate-email-400": "a duplicate email on create gives 400",
+    "extra-fields": "undocumented fields on every object",
+    "token-filter-both": "history token_id matches token or token_to",
+}
+
+
+def validate_variants(names: Iterable[str]) -> frozenset[str]:
+    """Return the names as a set (expanding all-alternatives), or raise RunError."""
+    chosen = set(names)
+    if ALL_ALTERNATIVES in chosen:
+        chosen.discard(ALL_ALTERNATIVES)
+        chosen |= VARIANTS.keys()
+    unknown = sorted(chosen - VARIANTS.keys())
+    if unknown:
+        raise RunError(f"unknown variant {unknown[0]!r} (see --list-faults)")
+    return frozenset(chosen)
+
+
+def describe_variants() -> str:
+    """One line per variant, for ``--list-faults``."""
+    width = max(len(n) for n in [*VARIANTS, ALL_ALTERNATIVES])
+    lines = [f"{n:<{width}}  {d}" for n, d in VARIANTS.items()]
+    lines.append(f"{ALL_ALTERNATIVES:<{width}}  every variant above")
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""Read-only views: the exchange whitelist and a user's balances."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID, PAIRS, TOKEN_TYPES, TOKENS
+from qiibee_conformance.mock.state import state_of
+from qiibee_conformance.mock.validation import ApiError, list_param
+
+
+async def whitelist(request: Request) -> Response:
+    """All active pairs; ``token_to_types`` (repeated, ``[]`` or comma separated) filters by to_token.type."""
+    st = state_of(request)
+    q = request.query_params
+    wanted = list_param(q.getlist("token_to_types") + q.getlist("token_to_types[]"))
+    pairs = list(PAIRS)
+    if wanted and not st.fault("whitelist-filter-ignored"):
+        unknown = [w for w in wanted if w not in TOKEN_TYPES]
+        if unknown and st.variant("unknown-filter-400"):
+            raise ApiError(f"unknown token type {unknown[0]!r}")
+        pairs = [p for p in pairs if TOKENS[p.to_id].type in wanted]
+    return st.ok([st.renderer.pair(p) for p in pairs])
+
+
+async def balances(request: Request) -> Response:
+    """The brand's own token always (even 0), then every token the user holds."""
+    st = state_of(request)
+    user = st.store.user_by_auth_id(request.path_params["auth_id"])
+    if user is None:
+        if st.fault("balances-unknown-user-200"):
+            return st.ok([st.renderer.balance(BRAND_TOKEN_ID, 0)])
+        raise ApiError("user not found", 404)
+    held = dict(st.store.balances(user.pk))
+    own = held.pop(BRAND_TOKEN_ID, 0)
+    entries = [st.renderer.balance(BRAND_TOKEN_ID, own)]
+    entries += [st.renderer.balance(tid, amt) for tid, amt in held.items() if tid in TOKENS]
+    return st.ok(entries)
