@@ -1,8 +1,8 @@
 """Start the reference mock as a subprocess for runners and tests.
 
 ``EmbeddedMock`` picks a free loopback port, runs
-``python -m qiibee_conformance.mock --host 127.0.0.1 --port P --api-key K ...``
-(the ``mock`` subcommand without loading the suite), writes its output to a temp
+``python -m qiibee_conformance mock --host 127.0.0.1 --port P --api-key K ...``,
+writes its output to a temp
 file that cannot fill up, waits until it answers HTTP and stops it on exit
 (terminate, then kill). A start failure is a ``RunError`` with the log tail.
 """
@@ -99,7 +99,7 @@ class EmbeddedMock:
     def command(self) -> list[str]:
         """The argv used to start the mock (after ``port`` is chosen)."""
         cmd = [
-            sys.executable, "-m", "qiibee_conformance.mock",
+            sys.executable, "-m", "qiibee_conformance", "mock",
             "--host", "127.0.0.1", "--port", str(self.port), "--api-key", self.api_key,
         ]
         for name in self.faults:

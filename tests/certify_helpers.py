@@ -45,7 +45,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
 
 
 def run_certify(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return _run([sys.executable, "/tmp/drive2.py", *args], cwd, env or clean_env())  # TEMP
+    return _run([sys.executable, "-m", "qiibee_conformance", "certify", *args], cwd, env or clean_env())
 
 
 def run_plain_pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

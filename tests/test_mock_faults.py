@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -26,6 +27,19 @@ def test_unknown_names_exit_2_with_one_line(flag: str) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-thing" in lines[0]
+
+
+def test_dispatcher_mock_subcommand_checks_names() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "qiibee_conformance", "mock", "--fault", "no-such-thing"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    if "ModuleNotFoundError" in proc.stderr:
+        pytest.skip("another subcommand's module is not importable yet")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "qiibee-conformance mock: error: unknown fault 'no-such-thing' (see --list-faults)"
+    ]
 
 
 def test_list_faults_names_every_switch() -> None:
@@ -107,3 +121,63 @@ def test_all_alternatives_still_behave(start_mock: Any) -> None:
     assert api.balance(auth_id) == 20
     assert rows[0]["token"]["id"] == "101" and rows[0]["inserted_at"].endswith("Z")
     assert len(api.history(token_id=202)) == 1  # token-filter-both: matches token_to
+
+
+def test_a_second_bundle_of_faults(start_mock: Any) -> None:
+    mock = start_mock(faults=[
+        "auth-missing-key-accepted", "malformed-json-500", "user-duplicate-auth-id", "user-update-replaces",
+        "user-auth-id-mutable", "users-limit-unbounded", "users-total-count-page",
+        "users-email-like-case-sensitive", "membership-number-unvalidated",
+        "membership-unknown-provider-accepted", "debit-overdraw", "exchange-round-nearest",
+        "exchange-override-stored", "exchange-overdraw", "exchange-decimal-amount",
+        "exchange-membership-override-stored", "settlement-stuck", "history-oldest-first",
+        "history-limit-unbounded", "history-offset-skip", "history-user-filter-ignored",
+        "history-types-ignored", "history-token-filter-ignored",
+    ], seed_users=160)
+    api = MockApi(mock)
+    assert api.session.get(mock.base_url + "/users", headers={"X-API-KEY": ""}).status_code == 200
+    assert api.post("/users", data=b"{").status_code == 500
+    user = api.new_user(auth_id="twin", first_name="A", language="en")
+    assert api.post("/users", json={"user": {"email": "b@example.com", "auth_id": "twin"}}).status_code == 201
+    data = api.put("/users/twin", json={"user": {"first_name": "B", "auth_id": "moved"}}).json()["data"]
+    assert data["language"] is None and data["auth_id"] == "moved"
+    listed = api.get("/users", params={"limit": 150}).json()["data"]
+    assert len(listed["users"]) == 150 and listed["total_count"] == 150
+    assert api.get("/users", params={"email_like": user["email"].upper()}).json()["data"]["users"] == []
+    auth_id = api.new_user()["auth_id"]
+    for provider, number in (("etihad", "nonsense"), ("lufthansa", "1")):
+        resp = api.post(f"/users/{auth_id}/memberships",
+                        json={"membership": {"brand_id": provider, "membership_number": number}})
+        assert resp.status_code == 201
+    api.credit(auth_id, 10)
+    assert api.tx(type="debit_points", user_auth_id=auth_id, token_id=101, amount=11).status_code == 202
+    api.credit(auth_id, 100)
+    base = {"type": "exchange", "user_auth_id": auth_id, "brandA_token_id": 101, "brandB_token_id": 202}
+    assert api.tx(**base, amount=7).json()["data"]["amount_received"] == "25"  # 24.5 rounded up
+    assert api.tx(**base, amount="2.5").json()["data"]["points_burned"] == "2"
+    assert api.tx(**base, amount=10, exchange_rate_override=0.2).status_code == 202
+    assert api.tx(**base, amount=10).json()["data"]["amount_received"] == "2"  # override stuck
+    assert api.tx(**base, amount=10_000).status_code == 202
+    api.post(f"/users/{auth_id}/memberships",
+             json={"membership": {"brand_id": "etihad", "membership_number": "100014486294"}})
+    api.tx(type="exchange", user_auth_id=auth_id, brandA_token_id=101, brandB_token_id=404, amount=1,
+           brandB_membership_number="100014486283")
+    saved = api.get(f"/users/{auth_id}/memberships/etihad").json()["data"]["membership_number"]
+    assert saved == "100014486283"
+    time.sleep(0.3)
+    rows = api.history(user_auth_id=auth_id, limit=200)
+    assert all(r["status"] == "pending" for r in rows if r["loyalty_event_type"] == "exchange")
+    assert rows[0]["id"] < rows[-1]["id"]  # oldest first
+    everyone = api.get("/transactions", params={"user_auth_id": "nobody", "types": "bogus", "token_id": 5})
+    assert everyone.json()["data"]["total_tx_count"] == len(rows) + 1  # offset 0 skipped one row
+    skipped = api.history(offset=1)
+    assert skipped[0]["id"] == rows[1]["id"]
+
+
+def test_inverted_rate_fault(start_mock: Any) -> None:
+    api = MockApi(start_mock(faults=["exchange-rate-inverted", "history-from-time-exclusive"]))
+    auth_id = api.funded_user(100)
+    resp = api.tx(type="exchange", user_auth_id=auth_id, brandA_token_id=101, brandB_token_id=202, amount=7)
+    assert resp.json()["data"]["amount_received"] == "2"
+    shown = resp.json()["data"]["inserted_at"]
+    assert resp.json()["data"]["id"] not in [r["id"] for r in api.history(from_time=shown)]

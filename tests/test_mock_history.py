@@ -94,15 +94,16 @@ def test_deep_page_costs_like_first_page(start_mock: Any) -> None:
     first = api.get("/transactions", params={"limit": 100}).json()["data"]
     assert first["total_tx_count"] == 100_000 and len(first["transactions"]) == 100
 
-    def cost(offset: int) -> float:
-        best = 1e9
-        for _ in range(5):
-            start = time.perf_counter()
-            resp = api.get("/transactions", params={"limit": 100, "offset": offset})
-            best = min(best, time.perf_counter() - start)
-            assert resp.status_code == 200
-        return best
+    def timed(offset: int) -> float:
+        start = time.perf_counter()
+        resp = api.get("/transactions", params={"limit": 100, "offset": offset})
+        assert resp.status_code == 200
+        return time.perf_counter() - start
 
     deep = api.get("/transactions", params={"limit": 100, "offset": 99_900}).json()["data"]
     assert deep["transactions"][-1]["id"] == first["transactions"][0]["id"] - 99_999
-    assert cost(99_900) <= 1.5 * cost(0) + 0.005
+    shallow_best = deep_best = 1e9
+    for _ in range(9):  # interleaved best-of runs, so a busy machine hits both sides alike
+        shallow_best = min(shallow_best, timed(0))
+        deep_best = min(deep_best, timed(99_900))
+    assert deep_best <= 1.5 * shallow_best + 0.01

@@ -40,8 +40,7 @@ Safety:
   test, localhost, mock or dev) is refused unless --allow-non-sandbox is given.
   Everything the run creates carries its run id (printed at the start).
 
-Groups (--only): auth errors users memberships whitelist balances exchange nft
-  settlement history concurrency schema stateful
+Groups (--only): {groups}
 
 Examples:
   qiibee-conformance certify                       # certify the embedded reference mock
@@ -51,7 +50,9 @@ Examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = _EPILOG
+    from qiibee_conformance.requirements import GROUPS
+
+    parser.epilog = _EPILOG.format(groups=" ".join(GROUPS))
     parser.add_argument(
         "--target", metavar="URL", help="base URL of the API (default: start the embedded mock)"
     )

@@ -1,0 +1,220 @@
+"""Benchmark: what the history scenario's checks cost the load generator.
+
+One mock (seeded history), one Locust process per measurement, same users and
+duration, in the same benchmark run, alternating:
+
+* **bare**: a plain ``FastHttpUser`` walking the same ``GET /transactions`` pages
+  (limit 100, offsets 0, 100, ... to the end) and reading nothing;
+* **history**: the project's history scenario (``load/locustfile.py --scenario
+  history --history-filters none --think-time 0``): the same walk, every page
+  parsed and checked with ``catch_response``.
+
+Figures: requests/s over the steady-state window (from Locust's per-second
+counts), requests/s per core (requests/s ÷ the Locust process's CPU use over
+the same window, read with psutil) and the ratio history ÷ bare. Target: ≥ 0.8.
+A figure, not a test: exit 0 whatever the ratio unless ``--fail-on-miss``;
+exit 2 when a run cannot be made. ``--write-readme`` records the figures in
+``bench/README.md`` (section "Load overhead").
+
+This file is also the bare run's locustfile: Locust imports it as a module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "bench" / "README.md"
+SECTION = "## Load overhead"
+TARGET_RATIO = 0.8
+PAGE = 100
+
+if __name__ != "__main__":  # imported by Locust as the bare run's locustfile
+    from locust import FastHttpUser, constant, task
+
+    class BareHistoryUser(FastHttpUser):
+        """Walks the history pages and reads nothing: the baseline."""
+
+        wait_time = constant(0)
+
+        def on_start(self) -> None:
+            self.headers = {"X-API-KEY": os.environ["QIIBEE_API_KEY"], "Accept": "application/json"}
+            self.pages = max(1, math.ceil(int(os.environ["BENCH_TOTAL"]) / PAGE))
+
+        @task
+        def walk(self) -> None:
+            for page in range(self.pages):
+                self.client.get(
+                    f"/transactions?limit={PAGE}&offset={page * PAGE}",
+                    name="/transactions",
+                    headers=self.headers,
+                )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    kind: str
+    requests: int
+    seconds: int
+    cpu: float  # cores used by the Locust process over the window
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def rps_per_core(self) -> float:
+        return self.rps / self.cpu if self.cpu > 0 else float("nan")
+
+
+def _command(kind: str, base_url: str, users: int, seconds: int, stats: Path) -> list[str]:
+    common = [
+        "--headless", "--host", base_url, "--users", str(users), "--spawn-rate", str(users),
+        "--run-time", f"{seconds}s", "--json-file", str(stats), "--only-summary", "--loglevel", "WARNING",
+    ]  # fmt: skip
+    if kind == "bare":
+        return [sys.executable, "-m", "locust", "-f", str(Path(__file__).resolve()), *common]
+    return [
+        sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), *common,
+        "--scenario", "history", "--history-filters", "none", "--think-time", "0",
+    ]  # fmt: skip
+
+
+def measure(
+    kind: str, base_url: str, api_key: str, total: int, users: int, seconds: int, warmup: int
+) -> Measurement:
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "QIIBEE_"))}
+    env.update(QIIBEE_API_KEY=api_key, BENCH_TOTAL=str(total))
+    with tempfile.TemporaryDirectory() as tmp:
+        stats = Path(tmp) / "stats"
+        proc = subprocess.Popen(
+            _command(kind, base_url, users, seconds, stats),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        watched = psutil.Process(proc.pid)
+        time.sleep(warmup)
+        t1, c1 = time.time(), sum(watched.cpu_times()[:2])
+        time.sleep(max(1, seconds - warmup - 1))
+        t2, c2 = time.time(), sum(watched.cpu_times()[:2])
+        _, err = proc.communicate(timeout=seconds + 60)
+        if proc.returncode != 0 or not stats.with_suffix(".json").exists():
+            raise SystemExit(f"bench: the {kind} Locust run failed (exit {proc.returncode}): {err[-500:]}")
+        entries = json.loads(stats.with_suffix(".json").read_text())
+    per_second: dict[int, int] = {}
+    for entry in entries:
+        for second, count in entry["num_reqs_per_sec"].items():
+            per_second[int(second)] = per_second.get(int(second), 0) + int(count)
+    window = range(math.ceil(t1), math.floor(t2))
+    return Measurement(kind, sum(per_second.get(s, 0) for s in window), len(window), (c2 - c1) / (t2 - t1))
+
+
+def history_total(base_url: str, api_key: str) -> int:
+    import requests
+
+    response = requests.get(
+        f"{base_url}/transactions", params={"limit": 1}, headers={"X-API-KEY": api_key}, timeout=10
+    )
+    return int(response.json()["data"]["total_tx_count"])
+
+
+def write_readme(text: str) -> None:
+    """Replace (or add) the "Load overhead" section, leaving the rest of the file alone."""
+    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
+    start = current.find(SECTION)
+    if start < 0:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = current.find("\n## ", start + len(SECTION))
+        updated = current[:start] + text + ("" if end < 0 else current[end:])
+    README.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def render(rounds: list[tuple[Measurement, Measurement]], users: int, seconds: int, seed: int) -> str:
+    bare = statistics.median(b.rps for b, _ in rounds)
+    hist = statistics.median(h.rps for _, h in rounds)
+    ratio = hist / bare
+    lines = [
+        SECTION,
+        "",
+        "`bench/bench_load_overhead.py`: the history scenario (every page parsed and checked) against a",
+        "bare `FastHttpUser` walking the same `GET /transactions` pages (limit 100, no filters), one",
+        f"Locust process each, {users} users, {seconds} s per run (steady-state window without the first",
+        f"seconds), alternating, against one embedded mock holding {seed} seeded transactions.",
+        "",
+        "| round | run | requests/s | Locust CPU (cores) | requests/s per core |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for index, pair in enumerate(rounds, 1):
+        for m in pair:
+            lines.append(f"| {index} | {m.kind} | {m.rps:.0f} | {m.cpu:.2f} | {m.rps_per_core:.0f} |")
+    verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
+    lines += [
+        "",
+        f"Median requests/s: bare {bare:.0f}, history {hist:.0f}; ratio **{ratio:.2f}** "
+        f"(target ≥ {TARGET_RATIO}: {verdict}).",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"Locust {version('locust')}. The mock and Locust share the machine, so the server is",
+        "usually the bottleneck; requests/s per core shows the client-side cost of the checks.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seed-history", type=int, default=2000)
+    parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--fail-on-miss", action="store_true")
+    args = parser.parse_args(argv)
+    if args.seconds < args.warmup + 3:
+        parser.error("--seconds must exceed --warmup by at least 3")
+    sys.path.insert(0, str(ROOT))
+    from qiibee_conformance.embedded import EmbeddedMock
+
+    rounds: list[tuple[Measurement, Measurement]] = []
+    with EmbeddedMock(seed_history=args.seed_history) as mock:
+        total = history_total(mock.base_url, mock.api_key)
+        for index in range(args.rounds):
+            runs = {
+                kind: measure(kind, mock.base_url, mock.api_key, total, args.users, args.seconds, args.warmup)
+                for kind in ("bare", "history")
+            }
+            rounds.append((runs["bare"], runs["history"]))
+            for m in runs.values():
+                print(
+                    f"round {index + 1} {m.kind:<8} {m.rps:8.0f} req/s  cpu {m.cpu:4.2f} cores  "
+                    f"{m.rps_per_core:8.0f} req/s per core"
+                )
+    text = render(rounds, args.users, args.seconds, args.seed_history)
+    ratio = statistics.median(h.rps for _, h in rounds) / statistics.median(b.rps for b, _ in rounds)
+    print(f"ratio history/bare: {ratio:.2f} (target >= {TARGET_RATIO})")
+    if args.write_readme:
+        write_readme(text)
+        print(f"wrote the figures to {README}")
+    return 1 if args.fail_on_miss and ratio < TARGET_RATIO else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
