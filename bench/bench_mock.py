@@ -161,7 +161,9 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count() or 0), "cpu": model, "python": platform.python_version()}
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    cpus = str(os.cpu_count() or 0)
+    return {"nproc": cpus, "cpu": model, "python": platform.python_version(), "loadavg": load}
 
 
 def preflight() -> tuple[str, Path]:
@@ -639,7 +641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrk_bin, prism_bin = preflight()
     wrk = WrkSettings(wrk_bin, args.threads, args.connections)
     info = machine()
-    log(f"machine: {info['nproc']} cpu(s), {info['cpu']}; python {info['python']}")
+    log(f"machine: {info['nproc']} cpu(s), {info['cpu']}; python {info['python']};"
+        f" load average {info['loadavg']} (other work on the machine skews every figure)")
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="qc-bench-") as tmp, EmbeddedMock(

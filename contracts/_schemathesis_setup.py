@@ -8,11 +8,14 @@ failure prints goes through the run's redactor so the API key never shows.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
+import hypothesis
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
@@ -23,6 +26,7 @@ from qiibee_conformance.settings import Settings
 from qiibee_conformance.spec import iter_operations, load_spec
 
 Mode = Literal["positive", "negative", "stateful"]
+AnyCase = schemathesis.Case[Any]
 
 # A fixed seed: the same target gives the same run, and a failure can be replayed.
 SEED = 20220601
@@ -157,7 +161,10 @@ _SECRET_KEYS = ("x-api-key", "x_api_key", "authorization", "proxy-authorization"
 
 # An email that contains "@" but is not plainly valid is where validators legitimately
 # differ (RFC 5322 vs. a simple regex); such cases prove nothing either way.
-_PLAIN_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(
+    rf"(?=.{{1,254}}$)(?=[^@]{{1,64}}@)[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}"
+)
 # Strings a lenient integer parser reads as a number (Python's int() takes " 7", "+7",
 # "1_0" and non-ASCII digits; float parsers take "7.0", "1e3") or as "not sent" ("").
 _NUMERIC_LOOKING = re.compile(r"\s*[+-]?[\d_]*\.?[\d_]*([eE][+-]?[\d_]+)?\s*")
@@ -169,9 +176,19 @@ def _integer_query_parameters() -> dict[str, frozenset[str]]:
     for method, path, operation in iter_operations(spec):
         params = [_resolve(spec, p) for p in operation.get("parameters", [])]
         found[f"{method} {path}"] = frozenset(
-            p["name"] for p in params if p.get("in") == "query" and p.get("schema", {}).get("type") == "integer"
+            p["name"]
+            for p in params
+            if p.get("in") == "query" and p.get("schema", {}).get("type") == "integer"
         )
     return found
+
+
+# Beyond 32 bits the documents give no domain for limit/offset: a server may 400,
+# clamp, or hit its storage's integer limits; none of that is a documented rule.
+_INT32 = 2**31 - 1
+# auth_ids a client can put in a URL path and get back: the documents suggest "the
+# primary key you have for the user", and reserved characters are not a documented rule.
+_URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 def _ambiguous_integer(value: object) -> bool:
@@ -179,16 +196,34 @@ def _ambiguous_integer(value: object) -> bool:
         return len(value) != 1 or _ambiguous_integer(value[0])
     if isinstance(value, dict) or value is None:
         return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) > _INT32
     return isinstance(value, str) and _NUMERIC_LOOKING.fullmatch(value) is not None
 
 
-def is_ambiguous_case(case: schemathesis.Case, integer_query: dict[str, frozenset[str]]) -> bool:
+def url_safe_auth_ids(case: AnyCase) -> AnyCase:
+    """Give a generated ``user.auth_id`` string a URL-safe spelling (same input → same id).
+
+    A correct server may store ``"a/b"`` but be unable to route ``/users/a%2Fb``;
+    the stateful checks would then blame it for a resource it cannot serve back.
+    Only strings are rewritten, so type mutations (negative data) are untouched.
+    """
+    body = case.body
+    user = body.get("user") if isinstance(body, dict) else None
+    auth_id = user.get("auth_id") if isinstance(user, dict) else None
+    if isinstance(user, dict) and isinstance(auth_id, str) and not _URL_SAFE_ID.fullmatch(auth_id or "x"):
+        digest = hashlib.sha256(auth_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        user["auth_id"] = f"gen-{digest}"
+    return case
+
+
+def is_ambiguous_case(case: AnyCase, integer_query: dict[str, frozenset[str]]) -> bool:
     """A case whose verdict the documents do not settle; it is never sent.
 
-    Only negative generation produces these: empty, numeric-looking, repeated or
-    object-shaped values for integer query parameters (a correct server may read
-    ``offset=`` as "not sent" or ``limit=+5`` as 5), and emails with an "@" that
-    only a strict RFC reading rejects.
+    Empty, numeric-looking, repeated, object-shaped or beyond-32-bit values for
+    integer query parameters (a correct server may read ``offset=`` as "not sent"
+    or ``limit=+5`` as 5), and emails with an "@" that only a strict RFC reading
+    rejects.
     """
     query = case.query or {}
     for name in integer_query.get(case.operation.label, frozenset()):
@@ -248,6 +283,76 @@ def add_transaction_links(raw: dict[str, Any], catalogue: Catalogue) -> None:
             break
 
 
+def fresh_identities(case: AnyCase) -> AnyCase:
+    """Give each user a stateful scenario creates a new ``auth_id`` and email.
+
+    Replays of a scenario must see the same answers: the second time a
+    documented example or a repeated draw is created it would be a duplicate
+    (400, and a duplicate email may be either way), the scenario would take
+    another path, and Hypothesis would stop the run as flaky.
+    """
+    body = case.body
+    user = body.get("user") if isinstance(body, dict) else None
+    if case.operation.label != "POST /users" or not isinstance(user, dict):
+        return case
+    tag = uuid.uuid4().hex
+    if isinstance(user.get("auth_id"), str) and user["auth_id"]:
+        user["auth_id"] = f"st-{tag}"
+    email = user.get("email")
+    if isinstance(email, str) and _PLAIN_EMAIL.fullmatch(email):
+        user["email"] = f"st-{tag[:20]}@{email.rpartition('@')[2]}"
+    return case
+
+
+def _failure_in(exc: BaseException) -> FailureGroup | None:
+    if isinstance(exc, FailureGroup):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _failure_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_replay_divergence(exc: BaseException) -> bool:
+    if isinstance(exc, hypothesis.errors.Flaky):
+        return True
+    # Hypothesis asserts (rather than raising Flaky) when a replay draws past a value it rejected before.
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return (
+        isinstance(exc, AssertionError)
+        and traceback is not None
+        and traceback.tb_frame.f_globals.get("__name__") == "hypothesis.internal.conjecture.datatree"
+    )
+
+
+def run_state_machine(machine: Any, settings: hypothesis.settings) -> str | None:
+    """Run the scenarios; a check failure raises, a replay that diverged returns a note.
+
+    A stateful target answers a replayed scenario differently when its state has
+    moved on; Hypothesis then stops with ``Flaky``. That says nothing about the
+    contract, so, as schemathesis' own runner does, it is a failure only if a
+    check failed on the way.
+    """
+    __tracebackhide__ = True
+    try:
+        machine.run(settings=settings)
+    except FailureGroup:
+        raise
+    except (hypothesis.errors.Flaky, AssertionError) as exc:
+        failure = _failure_in(exc)
+        if failure is not None:
+            raise failure from None
+        if not _is_replay_divergence(exc):
+            raise
+        kind = type(exc).__name__
+        return f"the stateful run stopped early: the target answered a replayed scenario differently ({kind})"
+    return None
+
+
 def load_schema(settings: Settings, mode: Mode, *, catalogue: Catalogue | None = None) -> Any:
     """The spec as a schemathesis schema aimed at the target, configured for ``mode``."""
     raw = load_spec()
@@ -257,8 +362,13 @@ def load_schema(settings: Settings, mode: Mode, *, catalogue: Catalogue | None =
     integer_query = _integer_query_parameters()
 
     @schema.hook("filter_case")
-    def _drop_ambiguous(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
+    def _drop_ambiguous(context: schemathesis.HookContext, case: AnyCase) -> bool:
         return not is_ambiguous_case(case, integer_query)
+
+    @schema.hook("map_case")
+    def _routable_auth_ids(context: schemathesis.HookContext, case: AnyCase) -> AnyCase:
+        case = url_safe_auth_ids(case)
+        return fresh_identities(case) if mode == "stateful" else case
 
     return schema
 
@@ -304,14 +414,14 @@ def redacted_failures(redactor: Redactor) -> Iterator[None]:
         raise redact_failure(exc, redactor) from None
 
 
-def call_and_validate(case: schemathesis.Case, redactor: Redactor) -> None:
+def call_and_validate(case: AnyCase, redactor: Redactor) -> None:
     """One generated request, judged by the checks enabled for its mode."""
     __tracebackhide__ = True
     with redacted_failures(redactor):
         case.call_and_validate()
 
 
-CaseRunner = Callable[[schemathesis.Case], None]
+CaseRunner = Callable[[AnyCase], None]
 
 
 def pytest9_nodeid_shim(node: Any) -> None:

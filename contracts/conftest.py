@@ -3,28 +3,72 @@
 - Every request schemathesis sends is counted for the reports (the checks'
   requests are counted by the ``api_client`` fixture).
 - A failing test that attached no evidence of its own gets the last exchanges
-  its ``api_client`` made during the test, so every finding can be reproduced.
+  its ``api_client`` made during the test, or else the last requests
+  schemathesis sent for it, so every finding can be reproduced.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import deque
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 import schemathesis
 
+from qiibee_conformance.certify.plugin import REDACTOR_KEY
 from qiibee_conformance.certify.stats import STATS
-from qiibee_conformance.client import ApiClient
+from qiibee_conformance.client import ApiClient, Exchange
+from qiibee_conformance.redact import Redactor
 
 EVIDENCE = "evidence"
 _DEFAULT_EVIDENCE_EXCHANGES = 6
 _REQUESTS_BEFORE_CALL = pytest.StashKey[int]()
 
+_recent_schema_calls: deque[Exchange] = deque(maxlen=_DEFAULT_EVIDENCE_EXCHANGES)
+_recent_lock = threading.Lock()
+_header_redactor = Redactor()
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     STATS.add_schema_call(getattr(case, "id", None))
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    try:
+        exchange = _schemathesis_exchange(response)
+    except Exception:  # evidence is best effort: it must never turn into a failure of its own
+        return
+    with _recent_lock:
+        _recent_schema_calls.append(exchange)
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _schemathesis_exchange(response: Any) -> Exchange:
+    """A schemathesis response as the same evidence record the ApiClient keeps (secret headers masked)."""
+    request = response.request
+    response_headers = {name: ", ".join(values) for name, values in dict(response.headers).items()}
+    return Exchange(
+        method=str(request.method),
+        url=str(request.url),
+        request_headers=_header_redactor.headers({str(k): str(v) for k, v in request.headers.items()}),
+        request_body=_text(request.body),
+        status=int(response.status_code),
+        response_headers=_header_redactor.headers(response_headers),
+        response_body=(_text(response.content) or "")[:4000],
+        elapsed_ms=float(response.elapsed) * 1000,
+    )
 
 
 def _client_of(item: pytest.Item) -> ApiClient | None:
@@ -37,6 +81,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     client = _client_of(item)
     if client is not None:
         item.stash[_REQUESTS_BEFORE_CALL] = client.request_count
+    with _recent_lock:
+        _recent_schema_calls.clear()
     return (yield)
 
 
@@ -47,15 +93,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if any(name == EVIDENCE for name, _ in item.user_properties):
         return report
-    client = _client_of(item)
-    before = item.stash.get(_REQUESTS_BEFORE_CALL, None)
-    if client is None or before is None:
+    recent = _client_exchanges(item)
+    if not recent:
+        with _recent_lock:
+            recent = list(_recent_schema_calls)
+    if not recent:
         return report
-    made = client.request_count - before
-    if made <= 0:
-        return report
-    recent = list(client.exchanges)[-min(made, _DEFAULT_EVIDENCE_EXCHANGES) :]
-    entry = (EVIDENCE, json.dumps([exchange.to_dict() for exchange in recent]))
+    text = json.dumps([exchange.to_dict() for exchange in recent])
+    redactor = item.config.stash.get(REDACTOR_KEY, None)
+    entry = (EVIDENCE, redactor.text(text) if redactor is not None else text)
     item.user_properties.append(entry)
     report.user_properties.append(entry)
     return report
+
+
+def _client_exchanges(item: pytest.Item) -> list[Exchange]:
+    """The exchanges the test's ``api_client`` made during its call phase (the last few)."""
+    client = _client_of(item)
+    before = item.stash.get(_REQUESTS_BEFORE_CALL, None)
+    if client is None or before is None:
+        return []
+    made = client.request_count - before
+    if made <= 0:
+        return []
+    return list(client.exchanges)[-min(made, _DEFAULT_EVIDENCE_EXCHANGES) :]

@@ -43,11 +43,14 @@ def _render(finding: Nonconformity) -> str:
 def test_requirement(
     business_check: Check, check_context: CheckContext, api_client: ApiClient, request: pytest.FixtureRequest
 ) -> None:
+    finding: Nonconformity | None = None
     try:
         business_check(check_context)
-    except Nonconformity as finding:
+    except Nonconformity as err:
+        finding = err
+    except Untestable as skip:
+        pytest.skip(skip.reason)
+    if finding is not None:  # failed outside the except block: no chained traceback in the report
         evidence = [exchange.to_dict() for exchange in finding.evidence]
         request.node.user_properties.append(("evidence", json.dumps(evidence)))
         pytest.fail(_render(finding), pytrace=False)
-    except Untestable as skip:
-        pytest.skip(skip.reason)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import schemathesis
 from _schemathesis_setup import (
+    AnyCase,
     call_and_validate,
     load_schema,
     negatable_operation_ids,
@@ -51,11 +52,11 @@ negative = schemathesis.pytest.from_fixture("qiibee_negative_schema").include(
 
 @pytest.mark.requirement("SCH-01")
 @positive.parametrize()
-def test_positive_data_conforms(case: schemathesis.Case, qiibee_redactor: Redactor) -> None:
+def test_positive_data_conforms(case: AnyCase, qiibee_redactor: Redactor) -> None:
     call_and_validate(case, qiibee_redactor)
 
 
 @pytest.mark.requirement("SCH-02")
 @negative.parametrize()
-def test_negative_data_rejected(case: schemathesis.Case, qiibee_redactor: Redactor) -> None:
+def test_negative_data_rejected(case: AnyCase, qiibee_redactor: Redactor) -> None:
     call_and_validate(case, qiibee_redactor)

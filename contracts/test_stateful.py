@@ -8,6 +8,7 @@ of few steps, so it takes seconds.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import hypothesis
@@ -18,6 +19,7 @@ from _schemathesis_setup import (
     load_schema,
     redacted_failures,
     redactor_for,
+    run_state_machine,
 )
 
 from qiibee_conformance.client import ApiClient
@@ -44,14 +46,15 @@ def test_stateful_link_sequences(qiibee_settings: Settings, qiibee_stateful_cata
     redactor = redactor_for(qiibee_settings)
     base: Any = build_state_machine(schema)
 
-    class LinkedCalls(base):  # type: ignore[misc, valid-type]
+    class LinkedCalls(base):  # type: ignore[misc]
         def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
             __tracebackhide__ = True
             with redacted_failures(redactor):
                 super().validate_response(response, case, *args, **kwargs)
 
-    LinkedCalls.run(
-        settings=hypothesis.settings(
+    note = run_state_machine(
+        LinkedCalls,
+        hypothesis.settings(
             max_examples=max(1, min(qiibee_settings.max_examples, _MAX_SCENARIOS)),
             stateful_step_count=STATEFUL_MAX_STEPS,
             deadline=None,
@@ -59,5 +62,7 @@ def test_stateful_link_sequences(qiibee_settings: Settings, qiibee_stateful_cata
             database=None,
             print_blob=False,
             suppress_health_check=list(hypothesis.HealthCheck),
-        )
+        ),
     )
+    if note is not None:
+        warnings.warn(note, stacklevel=1)

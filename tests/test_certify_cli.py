@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -300,3 +302,58 @@ def test_html_report_escapes_everything_and_scan_redacts(tmp_path: Path) -> None
     assert scrub_files([path, leaked], [SECRET_KEY]) == [leaked]
     text = leaked.read_text(encoding="utf-8")
     assert SECRET_KEY not in text and REDACTED in text
+
+
+class _EmptyCatalogueHandler(BaseHTTPRequestHandler):
+    """A target that accepts the key but offers nothing to exchange: certification cannot be made."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.headers.get("X-API-KEY") != SECRET_KEY:
+            status, body = 401, {"error": "Invalid API Key"}
+        elif self.path.startswith("/token-exchange-whitelist"):
+            status, body = 200, {"data": []}
+        else:
+            status, body = 404, {"error": "not found"}
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    # http.server dispatches on these exact names.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def empty_catalogue_target() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyCatalogueHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.slow
+def test_run_error_during_the_run_still_writes_reports(tmp_path: Path, empty_catalogue_target: str) -> None:
+    reports = tmp_path / "reports"
+    result = run_certify(
+        "--target", empty_catalogue_target, "--api-key", SECRET_KEY, "--only", "exchange",
+        "--reports", str(reports), cwd=tmp_path,
+    )
+    _assert_one_line_run_error(result)
+    document = load_report(reports)
+    assert document["verdict"] == "incomplete"
+    assert document["run_error"] and document["run_error"] in result.stderr
+    assert "fail" not in requirement_status(document).values()
+    assert SECRET_KEY not in result.stdout + result.stderr + _files_text(reports)

@@ -62,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "requirement(id): the requirement id (e.g. EXC-03) a contract test certifies"
     )
     config.stash[RUN_ID_KEY] = config.getoption("--run-id") or new_run_id()
+    given_key = config.getoption("--api-key") or os.environ.get("QIIBEE_API_KEY")
+    if given_key:
+        _remember_key(config, given_key)
     only = config.getoption("--qiibee-only")
     if only:
         from qiibee_conformance.certify.selection import parse_groups

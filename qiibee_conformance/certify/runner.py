@@ -169,18 +169,23 @@ class Collector:
             record = ItemRecord(nodeid=report.nodeid, requirement_ids=ids, group=group)
             self.records[report.nodeid] = record
             self.order.append(report.nodeid)
-        record.duration += report.duration
+        subtest = getattr(report, "context", None) is not None
+        if not subtest:  # a subtest's time is already part of its test's call phase
+            record.duration += report.duration
         if report.failed and record.outcome != FAIL:
             record.outcome = FAIL
             message, details = self._failure_text(report)
-            if report.when != "call":
+            if subtest:
+                message = f"{getattr(report, 'head_line', '')}: {message}"
+            elif report.when != "call":
                 message = f"error in {report.when}: {message}"
             record.message, record.details = message, details
             record.run_error = isinstance(report.longrepr, str) and report.longrepr.startswith("RunError:")
         elif report.skipped and record.outcome == PASS:
             record.outcome = SKIPPED
             record.message = self._skip_reason(report)
-        for name, value in report.user_properties:
+        # Every phase's report repeats the item's properties; the teardown report has them all.
+        for name, value in report.user_properties if report.when == "teardown" and not subtest else ():
             if name == "evidence":
                 try:
                     record.evidence.extend(self._evidence(value))
@@ -269,8 +274,18 @@ def pytest_args(settings: Settings, groups: Sequence[str], reports_dir: Path) ->
         "--tb=short",
         "-p",
         "no:cacheprovider",
+        # Only the plugins the suite needs. Autoloading every installed plugin also marks
+        # whole packages (schemathesis, hypothesis, locust, ...) for assertion rewriting,
+        # which costs seconds per run when bytecode is not cached.
+        "--disable-plugin-autoload",
         "-p",
-        "no:locust",
+        "qiibee_conformance.certify.plugin",
+        "-p",
+        "schemathesis.pytest.plugin",
+        "-p",
+        "_hypothesis_pytestplugin",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",  # the plugin is imported by the runner first
         "-o",
         "addopts=",
         "-o",

@@ -21,9 +21,7 @@ class Operation:
     params: dict[str, Any] | None = None
 
     def send(self, ctx: CheckContext, auth: bool | str) -> Response:
-        return ctx.client.request(
-            self.method, self.path, json_body=self.body, params=self.params, auth=auth
-        )
+        return ctx.client.request(self.method, self.path, json_body=self.body, params=self.params, auth=auth)
 
     @property
     def name(self) -> str:

@@ -18,13 +18,21 @@ def balances_shape(ctx: CheckContext) -> None:
     response = ctx.client.get(f"/users/{user}/balances")
     expect_status(response, (200,), "GET /users/:auth_id/balances")
     data = response.data()
-    ensure(isinstance(data, list) and data, f"expected {{\"data\": [{{balance, token}}]}}, got {describe(response)}",
-           response)
+    ensure(
+        isinstance(data, list) and data,
+        f'expected {{"data": [{{balance, token}}]}}, got {describe(response)}',
+        response,
+    )
     assert isinstance(data, list)
     for entry in data:
-        ensure(isinstance(entry, dict) and "balance" in entry and isinstance(entry.get("token"), dict)
-               and parse_token_id(entry["token"].get("id")) is not None,
-               f"a balance entry without balance and token object: {entry!r:.300}", response)
+        ensure(
+            isinstance(entry, dict)
+            and "balance" in entry
+            and isinstance(entry.get("token"), dict)
+            and parse_token_id(entry["token"].get("id")) is not None,
+            f"a balance entry without balance and token object: {entry!r:.300}",
+            response,
+        )
     unknown = ctx.client.get(f"/users/qc-unknown-{ctx.settings.run_id}/balances")
     expect_status(unknown, (404,), "GET /users/<unknown>/balances")
 
@@ -34,12 +42,19 @@ def credit_and_debit(ctx: CheckContext) -> None:
     user = ctx.new_user("bal")
     credit = ctx.points("credit_points", user, 25)
     expect_status(credit, (202,), "credit_points of 25")
-    ensure(ctx.until_balance(user, Decimal(25)),
-           f"after credit_points of 25 the balance is {ctx.balance(user)}, not 25", credit)
+    ensure(
+        ctx.until_balance(user, Decimal(25)),
+        f"after credit_points of 25 the balance is {ctx.balance(user)}, not 25",
+        credit,
+    )
     debit = ctx.points("debit_points", user, "10")
-    expect_status(debit, (202,), "debit_points of \"10\" (a digit string)", credit)
-    ensure(ctx.until_balance(user, Decimal(15)),
-           f"after credit 25 and debit 10 the balance is {ctx.balance(user)}, not 15", credit, debit)
+    expect_status(debit, (202,), 'debit_points of "10" (a digit string)', credit)
+    ensure(
+        ctx.until_balance(user, Decimal(15)),
+        f"after credit 25 and debit 10 the balance is {ctx.balance(user)}, not 15",
+        credit,
+        debit,
+    )
 
 
 @check("BAL-03")

@@ -121,5 +121,5 @@ def data_object(response: Response, what: str) -> dict[str, Any]:
     """The ``data`` object of a success body, or a Nonconformity."""
     data = response.data()
     if not isinstance(data, dict):
-        raise Nonconformity(f"{what}: expected {{\"data\": {{...}}}}, got {describe(response)}", [response])
+        raise Nonconformity(f'{what}: expected {{"data": {{...}}}}, got {describe(response)}', [response])
     return data

@@ -38,14 +38,22 @@ def exchange_burst(ctx: CheckContext) -> None:
     size = max(2, ctx.settings.burst_size)
     cover = size // 2
     amount = minimal_amount(pair)
-    funded = amount * cover
+    covered = amount * cover
     user = ctx.new_user("con")
-    ctx.fund(user, funded)
+    ctx.fund(user, covered)
     responses = _burst(size, lambda _: ctx.exchange(user, pair, amount))
+    # A trailing credit keeps the burst's rows from being the newest (robust to paging faults).
+    ensure(ctx.points("credit_points", user, 1).status == 202, "credit_points of 1 was refused")
+    funded = covered + 1
     accepted = [r for r in responses if r.status == 202]
     odd = [r for r in responses if r.status not in (202, 400)]
-    ensure(not odd, f"{len(odd)} exchange(s) of the burst got neither 202 nor 400 (first: HTTP {odd[0].status})"
-           if odd else "", *odd[:3])
+    ensure(
+        not odd,
+        f"{len(odd)} exchange(s) of the burst got neither 202 nor 400 (first: HTTP {odd[0].status})"
+        if odd
+        else "",
+        *odd[:3],
+    )
     settled = ctx.wait_settled([user], min_moves={user: len(accepted)})
     rows = settled.rows.get(user, [])
     moves = [r for r in rows if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
@@ -53,17 +61,33 @@ def exchange_burst(ctx: CheckContext) -> None:
     if not settled.settled:
         raise Untestable("the burst did not settle before the deadline (see SET-01)")
     balance = ctx.balance(user)
-    ensure(balance >= 0, f"after a burst of {size} exchanges of {amount} on a balance of {funded}, the balance is "
-           f"{balance}: overdrawn", *evidence)
-    ensure(len(accepted) <= cover, f"{len(accepted)} of {size} parallel exchanges of {amount} were accepted on a "
-           f"balance of {funded} that covers only {cover}", *evidence)
-    ensure(len(moves) == len(accepted), f"{len(accepted)} exchanges were accepted (202) but the user's history "
-           f"shows {len(moves)} exchange rows", *evidence)
+    ensure(
+        balance >= 0,
+        f"after a burst of {size} exchanges of {amount} on a balance of {covered}, the balance is "
+        f"{balance}: overdrawn",
+        *evidence,
+    )
+    ensure(
+        len(accepted) <= cover,
+        f"{len(accepted)} of {size} parallel exchanges of {amount} were accepted on a "
+        f"balance of {covered} that covers only {cover}",
+        *evidence,
+    )
+    ensure(
+        len(moves) == len(accepted),
+        f"{len(accepted)} exchanges were accepted (202) but the user's history "
+        f"shows {len(moves)} exchange rows",
+        *evidence,
+    )
     dupes = _duplicates(rows)
     ensure(not dupes, f"transaction id(s) listed twice in the user's history: {dupes[:5]}", *evidence)
     burned = sum(amount for r in moves if reconcile.row_status(r) != "failed")
-    ensure(balance == Decimal(funded - burned), f"after the burst the balance is {balance}, but {funded} funded "
-           f"- {burned} burned by the non-failed exchanges = {funded - burned}", *evidence)
+    ensure(
+        balance == Decimal(funded - burned),
+        f"after the burst the balance is {balance}, but {funded} funded "
+        f"- {burned} burned by the non-failed exchanges = {funded - burned}",
+        *evidence,
+    )
 
 
 @check("CON-02")
@@ -73,16 +97,30 @@ def credit_burst(ctx: CheckContext) -> None:
     responses = _burst(size, lambda i: ctx.points("credit_points", user, i + 1))
     refused = [r for r in responses if r.status != 202]
     if refused:
-        raise Nonconformity(f"{len(refused)} of {size} parallel credit_points were not accepted "
-                            f"(first: HTTP {refused[0].status})", refused[:3])
-    expected = Decimal(size * (size + 1) // 2)
+        raise Nonconformity(
+            f"{len(refused)} of {size} parallel credit_points were not accepted "
+            f"(first: HTTP {refused[0].status})",
+            refused[:3],
+        )
+    # A trailing debit keeps the credits from being the newest rows (robust to paging faults).
+    trailing = ctx.points("debit_points", user, 1)
+    ensure(trailing.status == 202, "debit_points of 1 after the credits was refused", trailing)
+    expected = Decimal(size * (size + 1) // 2 - 1)
     reached = ctx.until_balance(user, expected)
     balance = ctx.balance(user)
     rows, evidence = ctx.user_rows(user)
     credits = [r for r in rows if reconcile.row_type(r) == reconcile.CREDIT]
-    ensure(reached, f"{size} parallel credits of 1..{size} should give {expected}; the balance is {balance}",
-           *responses[:2], *evidence)
-    ensure(len(credits) == size, f"{size} parallel credits left {len(credits)} credit rows in the history",
-           *evidence)
+    ensure(
+        reached,
+        f"{size} parallel credits of 1..{size} and a debit of 1 should leave {expected}; the balance "
+        f"is {balance}",
+        *responses[:2],
+        *evidence,
+    )
+    ensure(
+        len(credits) == size,
+        f"{size} parallel credits left {len(credits)} credit rows in the history",
+        *evidence,
+    )
     dupes = _duplicates(rows)
     ensure(not dupes, f"transaction id(s) listed twice: {dupes[:5]}", *evidence)

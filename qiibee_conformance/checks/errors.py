@@ -63,7 +63,9 @@ def invalid_input_is_4xx(ctx: CheckContext) -> None:
         c.put(f"/users/{user}", {"first_name": "Ada"}),
         c.patch(f"/users/{user}", {"first_name": "Ada"}),
         c.post(f"/users/{user}/memberships", {"brand_id": "etihad", "membership_number": "100014486294"}),
-        c.post("/transactions", {"type": "credit_points", "user_auth_id": user, "token_id": brand, "amount": 1}),
+        c.post(
+            "/transactions", {"type": "credit_points", "user_auth_id": user, "token_id": brand, "amount": 1}
+        ),
         c.post("/users", {"user": "x@example.com"}),  # wrapper of the wrong type
         c.post("/users", {"user": {"email": 12345}}),  # wrong types
         c.post("/users", {"user": {"email": ["x@example.com"]}}),
@@ -76,7 +78,14 @@ def invalid_input_is_4xx(ctx: CheckContext) -> None:
         ),
         c.post(
             "/transactions",
-            {"transaction": {"type": "credit_points", "user_auth_id": user, "token_id": brand, "amount": [1]}},
+            {
+                "transaction": {
+                    "type": "credit_points",
+                    "user_auth_id": user,
+                    "token_id": brand,
+                    "amount": [1],
+                }
+            },
         ),
         c.post(
             "/transactions",

@@ -31,11 +31,18 @@ def exchange_accepted(ctx: CheckContext) -> None:
     runs = _active_runs(ctx)
     for run in runs:
         for amount, response in run.responses.items():
-            expect_status(response, (202,), f"exchange of {amount} along active pair "
-                          f"{run.pair.from_token.id}→{run.pair.to_token.id} from a funded user")
+            expect_status(
+                response,
+                (202,),
+                f"exchange of {amount} along active pair "
+                f"{run.pair.from_token.id}→{run.pair.to_token.id} from a funded user",
+            )
             body = response.json()
-            ensure(not response.text.strip() or isinstance(body, dict),
-                   f"the 202 body is neither empty nor a JSON object: {describe(response)}", response)
+            ensure(
+                not response.text.strip() or isinstance(body, dict),
+                f"the 202 body is neither empty nor a JSON object: {describe(response)}",
+                response,
+            )
 
 
 @check("EXC-02")
@@ -44,7 +51,8 @@ def one_way(ctx: CheckContext) -> None:
     if not one_way_pairs:
         raise Untestable("the whitelist has no one-way pair from the brand token")
     held = [
-        r for r in exchange_run(ctx).active()
+        r
+        for r in exchange_run(ctx).active()
         if r.pair in one_way_pairs and r.partner_balance is not None and r.partner_balance > 0
     ]
     if held:
@@ -60,9 +68,12 @@ def one_way(ctx: CheckContext) -> None:
         note = f"the user holds no points of token {pair.to_token.id} (weaker probe)"
         ctx.notes.append(f"EXC-02: {note}")
     reverse = ctx.exchange(user, (pair.to_token.id, pair.from_token.id), amount)
-    expect_status(reverse, (400,),
-                  f"exchange of {amount} from {pair.to_token.id} back to {pair.from_token.id}, the reverse of a "
-                  f"one-way pair ({note})")
+    expect_status(
+        reverse,
+        (400,),
+        f"exchange of {amount} from {pair.to_token.id} back to {pair.from_token.id}, the reverse of a "
+        f"one-way pair ({note})",
+    )
 
 
 @check("EXC-03")
@@ -84,7 +95,9 @@ def received_amount_exact(ctx: CheckContext) -> None:
                     f"exchange of {amount} from token {run.pair.from_token.id} (offramp "
                     f"{run.pair.from_token.raw.get('offramp')}) to token {run.pair.to_token.id} (onramp "
                     f"{run.pair.to_token.raw.get('onramp')}) received {got!r}; floor({amount} × "
-                    f"{run.rate}) = {expected}", [run.responses[amount], *exchange_run(ctx).settled.evidence])
+                    f"{run.rate}) = {expected}",
+                    [run.responses[amount], *exchange_run(ctx).settled.evidence],
+                )
     if not checked:
         raise Untestable("no exchange history row showed amount_received")
 
@@ -119,8 +132,12 @@ def rate_override_not_stored(ctx: CheckContext) -> None:
     first = ctx.exchange(user, pair, base)
     with_override = ctx.exchange(user, pair, amount, exchange_rate_override=float(override))
     again = ctx.exchange(user, pair, base)
-    for response, what in ((first, "exchange"), (with_override, "exchange with exchange_rate_override"),
-                           (again, "the same exchange after the override")):
+    ctx.trailer(user)
+    for response, what in (
+        (first, "exchange"),
+        (with_override, "exchange with exchange_rate_override"),
+        (again, "the same exchange after the override"),
+    ):
         expect_status(response, (202,), what)
     settled = ctx.wait_settled([user], min_moves={user: 3})
     rows = settled.rows.get(user, [])
@@ -130,14 +147,20 @@ def rate_override_not_stored(ctx: CheckContext) -> None:
     if len(over) != 1 or len(plain) != 2:
         raise Untestable("the three exchanges are not all in the history (see EXC-11/SET-01)")
     want = received_amount(amount, override)
-    ensure(number_equals(over[0].get("amount_received"), want),
-           f"exchange of {amount} with exchange_rate_override {override} received "
-           f"{over[0].get('amount_received')!r}, expected floor({amount} × {override}) = {want}", *evidence)
+    ensure(
+        number_equals(over[0].get("amount_received"), want),
+        f"exchange of {amount} with exchange_rate_override {override} received "
+        f"{over[0].get('amount_received')!r}, expected floor({amount} × {override}) = {want}",
+        *evidence,
+    )
     received = [r.get("amount_received") for r in plain]
     values = [parse_rate(v) for v in received]
-    ensure(values[0] is not None and values[0] == values[1],
-           f"the same exchange of {base} received {received[1]!r} before and {received[0]!r} after an exchange "
-           f"with exchange_rate_override {override}: the override was stored", *evidence)
+    ensure(
+        values[0] is not None and values[0] == values[1],
+        f"the same exchange of {base} received {received[1]!r} before and {received[0]!r} after an exchange "
+        f"with exchange_rate_override {override}: the override was stored",
+        *evidence,
+    )
 
 
 def _funded_user(ctx: CheckContext, amount: int) -> str:
@@ -170,10 +193,16 @@ def unknown_token(ctx: CheckContext) -> None:
     amount = minimal_amount(pair)
     user = _funded_user(ctx, amount * 2)
     bogus = ctx.catalogue.unused_token_id()
-    expect_status(ctx.exchange(user, (pair.from_token.id, bogus), amount), (400,),
-                  f"exchange to token {bogus}, which does not exist")
-    expect_status(ctx.exchange(user, (bogus, pair.to_token.id), amount), (400,),
-                  f"exchange from token {bogus}, which does not exist")
+    expect_status(
+        ctx.exchange(user, (pair.from_token.id, bogus), amount),
+        (400,),
+        f"exchange to token {bogus}, which does not exist",
+    )
+    expect_status(
+        ctx.exchange(user, (bogus, pair.to_token.id), amount),
+        (400,),
+        f"exchange from token {bogus}, which does not exist",
+    )
 
 
 @check("EXC-08")
@@ -183,7 +212,9 @@ def amount_forms(ctx: CheckContext) -> None:
     user = _funded_user(ctx, 4 * low + 10)
     for amount in (low + 0.5, f"{low}.5", f"{2 * low + 1}/2", 0, "0", -low, f"-{low}"):
         expect_status(ctx.exchange(user, pair, amount), (400,), f"exchange with amount {amount!r}")
-    expect_status(ctx.exchange(user, pair, str(low)), (202,), f"exchange with amount {str(low)!r} (digit string)")
+    expect_status(
+        ctx.exchange(user, pair, str(low)), (202,), f"exchange with amount {str(low)!r} (digit string)"
+    )
 
 
 def _miles_pairs(ctx: CheckContext) -> list[Pair]:
@@ -200,8 +231,11 @@ def miles_need_membership(ctx: CheckContext) -> None:
     user = _funded_user(ctx, sum(amounts.values()) + 1)
     for pair in pairs:
         response = ctx.exchange(user, pair, amounts[pair.to_token.id])
-        expect_status(response, (400,),
-                      f"exchange to miles token {pair.to_token.id} with no saved membership and no override")
+        expect_status(
+            response,
+            (400,),
+            f"exchange to miles token {pair.to_token.id} with no saved membership and no override",
+        )
 
 
 @check("EXC-10")
@@ -228,6 +262,7 @@ def membership_override(ctx: CheckContext) -> None:
     if accepted is None:
         raise Untestable("no miles exchange was accepted with a configured membership number override")
     pair, response, other = accepted
+    ctx.trailer(user)
     ctx.wait_settled([user], min_moves={user: 1})
     evidence: list[Response] = [response]
     for provider, number in saved.items():
@@ -235,9 +270,12 @@ def membership_override(ctx: CheckContext) -> None:
         evidence.append(got)
         data = got.data()
         shown = data.get("membership_number") if isinstance(data, dict) else None
-        ensure(shown == number,
-               f"after an exchange with brandB_membership_number {other!r}, the saved {provider} membership "
-               f"is {shown!r}, not {number!r}: the override was stored", *evidence)
+        ensure(
+            shown == number,
+            f"after an exchange with brandB_membership_number {other!r}, the saved {provider} membership "
+            f"is {shown!r}, not {number!r}: the override was stored",
+            *evidence,
+        )
     invalid = ctx.exchange(user, pair, amounts[pair.to_token.id], brandB_membership_number=INVALID_MEMBERSHIP)
     expect_status(invalid, (400,), f"exchange with brandB_membership_number {INVALID_MEMBERSHIP!r}")
 
@@ -253,7 +291,12 @@ def history_row(ctx: CheckContext) -> None:
             if row is None:
                 raise Nonconformity(
                     f"no history row of user {run.user} burns {amount} points (the accepted exchange of "
-                    f"{amount} to token {run.pair.to_token.id}); rows of other types: {kinds}", evidence)
-            ensure(reconcile.row_type(row) == "exchange",
-                   f"the exchange's history row has loyalty_event_type {row.get('loyalty_event_type')!r}, "
-                   "not 'exchange'", *evidence)
+                    f"{amount} to token {run.pair.to_token.id}); rows of other types: {kinds}",
+                    evidence,
+                )
+            ensure(
+                reconcile.row_type(row) == "exchange",
+                f"the exchange's history row has loyalty_event_type {row.get('loyalty_event_type')!r}, "
+                "not 'exchange'",
+                *evidence,
+            )

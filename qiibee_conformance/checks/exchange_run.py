@@ -114,8 +114,6 @@ def _start(ctx: CheckContext, pair: Pair) -> PairRun:
         ctx.save_memberships(user)
     run = PairRun(pair=pair, user=user, amounts=amounts, funded=sum(amounts) + DEBIT + SPARE)
     ctx.fund(user, run.funded)
-    if ctx.points("debit_points", user, DEBIT).status == 202:
-        run.debited = DEBIT
     for amount in amounts:
         response = ctx.exchange(user, pair, amount)
         run.responses[amount] = response
@@ -125,6 +123,9 @@ def _start(ctx: CheckContext, pair: Pair) -> PairRun:
                 "configured for its provider (membership_numbers)"
             )
             break
+    # The debit comes last, so the exchanges are not the newest rows (robust to paging faults).
+    if ctx.points("debit_points", user, DEBIT).status == 202:
+        run.debited = DEBIT
     return run
 
 

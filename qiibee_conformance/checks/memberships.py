@@ -47,17 +47,24 @@ def create_and_read(ctx: CheckContext) -> None:
     user = ctx.new_user("mem")
     created = _post(ctx, user, provider, numbers[0])
     expect_status(created, (201,), f"POST /users/:auth_id/memberships for {provider}")
-    ensure(_number(created.data()) == numbers[0],
-           f"the created membership is not {{\"data\": membership}} with the number: {describe(created)}", created)
+    ensure(
+        _number(created.data()) == numbers[0],
+        f'the created membership is not {{"data": membership}} with the number: {describe(created)}',
+        created,
+    )
     one = ctx.client.get(f"/users/{user}/memberships/{provider}")
     expect_status(one, (200,), f"GET /users/:auth_id/memberships/{provider}", created)
     ensure(_number(one.data()) == numbers[0], f"GET one shows {describe(one)}", created, one)
     listing = ctx.client.get(f"/users/{user}/memberships")
     expect_status(listing, (200,), "GET /users/:auth_id/memberships", created)
     items = listing.data()
-    ensure(isinstance(items, list)
-           and any(_number(m) == numbers[0] and _provider_of(m) in (provider, None) for m in items),
-           f"the membership list does not hold the membership: {describe(listing)}", created, listing)
+    ensure(
+        isinstance(items, list)
+        and any(_number(m) == numbers[0] and _provider_of(m) in (provider, None) for m in items),
+        f"the membership list does not hold the membership: {describe(listing)}",
+        created,
+        listing,
+    )
 
 
 @check("MEM-02")
@@ -72,19 +79,28 @@ def number_validated(ctx: CheckContext) -> None:
     user = ctx.new_user("mem")
     for provider in AIRLINES:
         for number in MALFORMED_NUMBERS:
-            expect_status(_post(ctx, user, provider, number), (400,),
-                          f"membership {provider} with malformed number {number[:20]!r}")
+            expect_status(
+                _post(ctx, user, provider, number),
+                (400,),
+                f"membership {provider} with malformed number {number[:20]!r}",
+            )
     for provider, numbers in ctx.settings.membership_numbers.items():
         for number in numbers:
-            expect_status(_post(ctx, user, provider, number), (201,),
-                          f"membership {provider} with the valid number {number!r}")
+            expect_status(
+                _post(ctx, user, provider, number),
+                (201,),
+                f"membership {provider} with the valid number {number!r}",
+            )
 
 
 @check("MEM-04")
 def unknown_provider(ctx: CheckContext) -> None:
     user = ctx.new_user("mem")
-    expect_status(_post(ctx, user, UNKNOWN_PROVIDER, "100014486294"), (400,),
-                  f"POST membership for provider {UNKNOWN_PROVIDER!r}")
+    expect_status(
+        _post(ctx, user, UNKNOWN_PROVIDER, "100014486294"),
+        (400,),
+        f"POST membership for provider {UNKNOWN_PROVIDER!r}",
+    )
 
 
 @check("MEM-05")
@@ -96,8 +112,13 @@ def create_again_replaces(ctx: CheckContext) -> None:
     second = _post(ctx, user, provider, numbers[1])
     expect_status(second, (201,), f"POST membership {provider} again with another number", first)
     one = ctx.client.get(f"/users/{user}/memberships/{provider}")
-    ensure(_number(one.data()) == numbers[1],
-           f"after creating again, GET shows {describe(one)} (expected number {numbers[1]!r})", first, second, one)
+    ensure(
+        _number(one.data()) == numbers[1],
+        f"after creating again, GET shows {describe(one)} (expected number {numbers[1]!r})",
+        first,
+        second,
+        one,
+    )
     listing = ctx.client.get(f"/users/{user}/memberships")
     items = listing.data()
     mine = [m for m in items if _provider_of(m) == provider] if isinstance(items, list) else []
@@ -110,10 +131,16 @@ def brand_membership_is_auth_id(ctx: CheckContext) -> None:
     if not brand_id:
         raise Untestable("the brand's own id is not configured (brand_id)")
     user = ctx.new_user("mem")
-    expect_status(_post(ctx, user, brand_id, f"{user}-not-it"), (400,),
-                  "membership with the brand's own id and a number that is not the auth_id")
-    expect_status(_post(ctx, user, brand_id, user), (201,),
-                  "membership with the brand's own id and the user's auth_id as number")
+    expect_status(
+        _post(ctx, user, brand_id, f"{user}-not-it"),
+        (400,),
+        "membership with the brand's own id and a number that is not the auth_id",
+    )
+    expect_status(
+        _post(ctx, user, brand_id, user),
+        (201,),
+        "membership with the brand's own id and the user's auth_id as number",
+    )
 
 
 @check("MEM-07")
@@ -128,10 +155,16 @@ def empty_list(ctx: CheckContext) -> None:
 def get_missing(ctx: CheckContext) -> None:
     user = ctx.new_user("mem")
     for provider in AIRLINES:
-        expect_status(ctx.client.get(f"/users/{user}/memberships/{provider}"), (404,),
-                      f"GET membership {provider} the user does not have")
-    expect_status(ctx.client.get(f"/users/{user}/memberships/{UNKNOWN_PROVIDER}"), (400, 404),
-                  "GET membership of a provider that does not exist")
+        expect_status(
+            ctx.client.get(f"/users/{user}/memberships/{provider}"),
+            (404,),
+            f"GET membership {provider} the user does not have",
+        )
+    expect_status(
+        ctx.client.get(f"/users/{user}/memberships/{UNKNOWN_PROVIDER}"),
+        (400, 404),
+        "GET membership of a provider that does not exist",
+    )
 
 
 @check("MEM-09")
@@ -152,5 +185,8 @@ def delete(ctx: CheckContext) -> None:
 @check("MEM-10")
 def delete_unknown_provider(ctx: CheckContext) -> None:
     user = ctx.new_user("mem")
-    expect_status(ctx.client.delete(f"/users/{user}/memberships/{UNKNOWN_PROVIDER}"), (400,),
-                  "DELETE membership of a provider that does not exist")
+    expect_status(
+        ctx.client.delete(f"/users/{user}/memberships/{UNKNOWN_PROVIDER}"),
+        (400,),
+        "DELETE membership of a provider that does not exist",
+    )

@@ -44,6 +44,7 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
     ctx.fund(user, burn + SPARE)
     response = redeem(ctx, user, pair)
     expect_status(response, (202,), f"points to NFT {pair.to_token.id} with a balance of {burn + SPARE}")
+    spare = SPARE + ctx.trailer(user)
     settled = ctx.wait_settled([user], min_moves={user: 1})
     moves = [r for r in settled.rows.get(user, []) if reconcile.row_type(r) not in (reconcile.CREDIT,)]
     if any(reconcile.row_status(r) == "failed" for r in moves):
@@ -51,21 +52,26 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
     if not settled.settled:
         raise Untestable("the NFT redemption did not settle before the deadline (see SET-01)")
     balance = ctx.balance(user)
-    burned = burn + SPARE - balance
+    burned = burn + spare - balance
     if burned != burn:
         raise Nonconformity(
-            f"redeeming NFT {pair.to_token.id} (onramp {pair.to_token.raw.get('onramp')}) with points of onramp "
-            f"{ctx.catalogue.brand_token.raw.get('onramp')} burned {burned}; ceil(NFT onramp ÷ point onramp) = "
-            f"{burn}", [response, *settled.evidence])
+            f"redeeming NFT {pair.to_token.id} (onramp {pair.to_token.raw.get('onramp')}) "
+            f"with points of onramp {ctx.catalogue.brand_token.raw.get('onramp')} burned {burned}; "
+            "ceil(NFT onramp ÷ point onramp) = "
+            f"{burn}",
+            [response, *settled.evidence],
+        )
 
 
 @check("NFT-02")
 def nft_bad_requests(ctx: CheckContext) -> None:
     pair, burn = _nft(ctx)
     user = ctx.new_user("nft")
-    if burn > 1:
-        ctx.fund(user, burn - 1)
-    expect_status(redeem(ctx, user, pair), (400,), f"points to NFT with a balance of {burn - 1} (needs {burn})")
+    # Half the price: short of it under floor or ceil alike (NFT-01 tells those apart).
+    held = burn // 2
+    if held:
+        ctx.fund(user, held)
+    expect_status(redeem(ctx, user, pair), (400,), f"points to NFT with a balance of {held} (needs {burn})")
     rich = ctx.new_user("nft")
     ctx.fund(rich, burn + SPARE)
     for missing in ("reward_type", "from_token_id", "to_token_id", "user_auth_id"):

@@ -34,17 +34,22 @@ def settles_in_time(ctx: CheckContext) -> None:
         missing = [a for a in run.accepted if run.row_for(a) is None]
         if missing:
             raise Nonconformity(
-                f"accepted exchange(s) of {missing} to token {run.pair.to_token.id} never appeared in the history "
+                f"accepted exchange(s) of {missing} to token {run.pair.to_token.id} "
+                "never appeared in the history "
                 f"of user {run.user} within {ctx.settings.settle_timeout:g} s",
-                [run.responses[missing[0]], *result.settled.evidence])
+                [run.responses[missing[0]], *result.settled.evidence],
+            )
     if not result.settled.settled:
         raise Nonconformity(
             f"transaction(s) {result.settled.pending()[:10]} still pending {ctx.settings.settle_timeout:g} s "
-            "after the 202", result.settled.evidence)
+            "after the 202",
+            result.settled.evidence,
+        )
     odd = {a: s for r in runs for a, s in _outcomes(r).items() if s not in ("success", "failed")}
     if odd:
-        raise Nonconformity(f"settled exchanges with a status other than success/failed: {odd}",
-                            result.settled.evidence)
+        raise Nonconformity(
+            f"settled exchanges with a status other than success/failed: {odd}", result.settled.evidence
+        )
 
 
 def _settled_runs(ctx: CheckContext) -> list[PairRun]:
@@ -64,9 +69,12 @@ def failed_exchange_reversed(ctx: CheckContext) -> None:
         if run.balance != expected:
             lost = [a for a, s in _outcomes(run).items() if s == "failed"]
             raise Nonconformity(
-                f"user {run.user} was funded {run.funded}, debited {run.debited}; its exchange(s) of {lost} to "
+                f"user {run.user} was funded {run.funded}, debited {run.debited}; "
+                f"its exchange(s) of {lost} to "
                 f"token {run.pair.to_token.id} failed, so the balance should be {expected}, but it is "
-                f"{run.balance}: the failed exchange was not reversed", exchange_run(ctx).settled.evidence)
+                f"{run.balance}: the failed exchange was not reversed",
+                exchange_run(ctx).settled.evidence,
+            )
 
 
 @check("SET-03")
@@ -80,4 +88,5 @@ def balance_adds_up(ctx: CheckContext) -> None:
             raise Nonconformity(
                 f"user {run.user}: credited {run.funded}, debited {run.debited}, exchanged {run.accepted} to "
                 f"token {run.pair.to_token.id} (all settled); balance should be {expected}, is {run.balance}",
-                exchange_run(ctx).settled.evidence)
+                exchange_run(ctx).settled.evidence,
+            )

@@ -28,13 +28,14 @@ def whitelist_shape(ctx: CheckContext) -> None:
     response = _whitelist(ctx)
     expect_status(response, (200,), f"GET {WHITELIST_PATH}")
     data = response.data()
-    ensure(isinstance(data, list), f"expected {{\"data\": [pair, ...]}}, got {describe(response)}", response)
+    ensure(isinstance(data, list), f'expected {{"data": [pair, ...]}}, got {describe(response)}', response)
     assert isinstance(data, list)
     for item in data:
         key = _pair_key(item)
         if not isinstance(key, tuple) or key[1] is None or key[2] is None:
-            raise Nonconformity(f"a pair without from_token/to_token objects with token ids: {item!r:.300}",
-                                [response])
+            raise Nonconformity(
+                f"a pair without from_token/to_token objects with token ids: {item!r:.300}", [response]
+            )
     ensure(parse_whitelist(response), "the whitelist lists no pair", response)
 
 
@@ -52,9 +53,13 @@ def token_to_types_filter(ctx: CheckContext) -> None:
         expect_status(filtered, (200,), f"GET {WHITELIST_PATH} filtered by {selection}")
         got = sorted(map(str, (_pair_key(i) for i in (filtered.data() or []))))
         want = sorted(str(_pair_key(p.raw)) for p in pairs if p.to_token.type in selection)
-        ensure(got == want,
-               f"token_to_types={selection} returned {len(got)} pairs, expected exactly the {len(want)} pairs "
-               "whose to_token.type is listed", everything, filtered)
+        ensure(
+            got == want,
+            f"token_to_types={selection} returned {len(got)} pairs, expected exactly the {len(want)} pairs "
+            "whose to_token.type is listed",
+            everything,
+            filtered,
+        )
 
 
 @check("WL-03")

@@ -85,7 +85,9 @@ class Walk:
         return "/transactions?" + urlencode(self.filters.query(self.limit, self.offset))
 
 
-def _row_problems(walk: Walk, row: dict[str, Any]) -> list[Problem]:
+def _row_problems(
+    walk: Walk, row: dict[str, Any], moment: datetime | None, window: tuple[datetime | None, datetime | None]
+) -> list[Problem]:
     found: list[Problem] = []
     f = walk.filters
     if f.user is not None:
@@ -99,12 +101,9 @@ def _row_problems(walk: Walk, row: dict[str, Any]) -> list[Problem]:
         found.append(Problem("HIS-06", "types filter let through a row of another type"))
     if f.token is not None and f.token not in (row_token_id(row, "token"), row_token_id(row, "token_to")):
         found.append(Problem("HIS-07", "token_id filter let through a row without that token"))
-    moment = parse_time(row.get("inserted_at"))
-    if moment is not None:
-        low = parse_time(f.from_time)
-        high = parse_time(f.to_time)
-        if (low is not None and moment < low) or (high is not None and moment > high):
-            found.append(Problem("HIS-08", "from_time/to_time filter let through a row outside the window"))
+    low, high = window
+    if moment is not None and ((low is not None and moment < low) or (high is not None and moment > high)):
+        found.append(Problem("HIS-08", "from_time/to_time filter let through a row outside the window"))
     return found
 
 
@@ -144,6 +143,7 @@ def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
         # Rows inserted between two pages push the tail of the last page onto the next
         # one; those rows are newer than the last one seen, so order is per page here.
         walk.last_time = None
+    window = (parse_time(walk.filters.from_time), parse_time(walk.filters.to_time))
     for row in rows:
         if not isinstance(row, dict):
             found.append(Problem("HIS-03", "a transaction is not a JSON object"))
@@ -158,7 +158,7 @@ def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
             if ident in walk.seen:
                 found.append(Problem("HIS-04", "a row appeared twice while walking a frozen window"))
             walk.seen.add(ident)
-        found.extend(_row_problems(walk, row))
+        found.extend(_row_problems(walk, row, moment, window))
     walk.total = total if walk.total is None else max(walk.total, total)
     walk.offset += walk.limit
     if walk.frozen:

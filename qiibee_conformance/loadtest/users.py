@@ -40,11 +40,17 @@ PAGE_LIMITS: tuple[int, ...] = (10, 25, 50, 100)
 _EVIDENCE_BODY = 1500
 
 
-def _json(text: str | None) -> Any:
+def _json(content: bytes | None) -> Any:
+    """The body as JSON, or None. Parsed from bytes: JSON is UTF-8, and Locust's ``.text``
+    may guess the charset (slow) when the target sends none."""
     try:
-        return json.loads(text) if text else None
+        return json.loads(content) if content else None
     except ValueError:
         return None
+
+
+def _excerpt(content: bytes | None) -> str:
+    return (content or b"")[:_EVIDENCE_BODY].decode("utf-8", errors="replace")
 
 
 class QiibeeUser(FastHttpUser):
@@ -68,11 +74,11 @@ class QiibeeUser(FastHttpUser):
 
     # Helpers ----------------------------------------------------------------------------
     def _evidence(
-        self, method: str, path: str, status: int, text: str | None, body: Any = None
+        self, method: str, path: str, status: int, content: bytes | None, body: Any = None
     ) -> dict[str, Any]:
         return {
             "request": {"method": method, "path": self.ctx.redactor.text(path), "body": body},
-            "response": {"status": status, "body": self.ctx.redactor.text((text or "")[:_EVIDENCE_BODY])},
+            "response": {"status": status, "body": self.ctx.redactor.text(_excerpt(content))},
         }
 
     def _report(self, problems: list[Problem], route: str, evidence: dict[str, Any]) -> str:
@@ -94,7 +100,7 @@ class QiibeeUser(FastHttpUser):
                 resp.success()
             else:
                 resp.failure(f"expected HTTP {'/'.join(map(str, statuses))}, got {resp.status_code}")
-            return ok, _json(resp.text) if ok else None
+            return ok, _json(resp.content) if ok else None
 
     def move(
         self,
@@ -125,7 +131,7 @@ class QiibeeUser(FastHttpUser):
         ) as resp:
             status = resp.status_code or 0
             if ledger is not None and attempt is not None:
-                data = _json(resp.text) if status == 202 else None
+                data = _json(resp.content) if status == 202 else None
                 inner = data.get("data") if isinstance(data, dict) else None
                 tx_id = inner.get("id") if isinstance(inner, dict) else None
                 ledger.result(attempt, status or None, None if tx_id is None else str(tx_id))
@@ -145,7 +151,7 @@ class QiibeeUser(FastHttpUser):
                 problem = Problem(
                     rule or "", f"{kind} that the documents call invalid was accepted (HTTP {status})"
                 )
-                evidence = self._evidence("POST", "/transactions", status, resp.text, body)
+                evidence = self._evidence("POST", "/transactions", status, resp.content, body)
                 resp.failure(self._report([problem], f"POST {R_TRANSACTIONS}", evidence))
             else:
                 resp.failure(f"invalid {kind}: expected HTTP 400, got {status}")
@@ -207,10 +213,10 @@ class QiibeeUser(FastHttpUser):
             with self.client.get(
                 path, name=R_TRANSACTIONS, headers=self.ctx.headers, catch_response=True
             ) as resp:
-                body = _json(resp.text)
+                body = _json(resp.content)
                 problems = check_page(walk, resp.status_code or 0, body)
                 if problems:
-                    evidence = self._evidence("GET", path, resp.status_code or 0, resp.text)
+                    evidence = self._evidence("GET", path, resp.status_code or 0, resp.content)
                     evidence["walk"] = {"filters": walk.filters.describe(), "frozen": walk.frozen}
                     resp.failure(self._report(problems, f"GET {R_TRANSACTIONS}", evidence))
                 else:

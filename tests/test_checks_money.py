@@ -1,0 +1,56 @@
+"""The amounts the checks choose: revealing, inside the pair's limits, exact."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from qiibee_conformance.checks.exchange import _override_plan
+from qiibee_conformance.checks.exchange_run import amount_bounds, choose_amounts, minimal_amount
+from qiibee_conformance.discovery import Pair, Token
+from qiibee_conformance.money import float_received, received_amount
+
+
+def token(tid: int, onramp: str | None, offramp: str | None, kind: str = "erc20") -> Token:
+    raw: dict[str, Any] = {"id": tid, "onramp": onramp, "offramp": offramp, "type": kind}
+    parsed = Token.from_json(raw)
+    assert parsed is not None
+    return parsed
+
+
+def pair(offramp: str, onramp: str, **limits: str) -> Pair:
+    raw: dict[str, Any] = {"id": 1, **limits}
+    return Pair(
+        id=1, from_token=token(1, "0.3", offramp), to_token=token(2, onramp, None), status="active", raw=raw
+    )
+
+
+def test_amounts_reveal_float_rounding_and_inversion() -> None:
+    p = pair("0.35", "0.1")
+    amounts = choose_amounts(p)
+    rate = Fraction(35, 10)
+    assert any(float_received(a, "0.35", "0.1") != received_amount(a, rate) for a in amounts)
+    assert any(a * rate - received_amount(a, rate) >= Fraction(1, 2) for a in amounts)
+    assert any(received_amount(a, rate) != math.floor(a / rate) for a in amounts)
+
+
+def test_amounts_respect_usd_limits() -> None:
+    p = pair("0.35", "0.0125", max_usd_exchange_limit="1.000", min_usd_exchange_limit="0.70")
+    low, high = amount_bounds(p)
+    assert (low, high) == (2, 2)
+    assert choose_amounts(p) == [2]
+
+
+def test_some_amount_receives_something() -> None:
+    p = pair("0.01", "7")
+    assert any(received_amount(a, Fraction(1, 700)) >= 1 for a in choose_amounts(p))
+    assert received_amount(minimal_amount(p), Fraction(1, 700)) >= 1
+
+
+def test_override_plan_avoids_rounding_and_changes_result() -> None:
+    p = pair("0.35", "0.1")
+    base, amount, override = _override_plan(p)
+    assert amount != base
+    assert (amount * override).denominator == 1
+    assert received_amount(base, override) != received_amount(base, Fraction(35, 10))
