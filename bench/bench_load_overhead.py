@@ -94,13 +94,14 @@ def _command(kind: str, base_url: str, users: int, seconds: int, stats: Path) ->
 
 
 def measure_pair(
-    base_url: str, api_key: str, total: int, users: int, seconds: int, warmup: int
+    base_url: str, api_key: str, plan: Path, total: int, users: int, seconds: int, warmup: int
 ) -> tuple[Measurement, Measurement]:
     """Run bare and history at the same time, so that both see the same server and machine load."""
     import psutil
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "QIIBEE_"))}
-    env.update(QIIBEE_API_KEY=api_key, BENCH_TOTAL=str(total))
+    # The history run reads a plan prepared beforehand, so that no setup falls into the window.
+    env.update(QIIBEE_API_KEY=api_key, QIIBEE_LOAD_PLAN=str(plan), BENCH_TOTAL=str(total))
     kinds = ("bare", "history")
     with tempfile.TemporaryDirectory() as tmp:
         stats = {kind: Path(tmp) / kind for kind in kinds}
@@ -139,13 +140,21 @@ def measure_pair(
     return results[0], results[1]
 
 
-def history_total(base_url: str, api_key: str) -> int:
-    import requests
+def prepare(base_url: str, api_key: str, directory: Path) -> tuple[Path, int]:
+    """The history scenario's plan (as ``qiibee-conformance load`` makes it) and the history size."""
+    from qiibee_conformance.client import ApiClient
+    from qiibee_conformance.loadtest.plan import build_plan
+    from qiibee_conformance.settings import Settings
 
-    response = requests.get(
-        f"{base_url}/transactions", params={"limit": 1}, headers={"X-API-KEY": api_key}, timeout=10
-    )
-    return int(response.json()["data"]["total_tx_count"])
+    client = ApiClient(base_url, api_key)
+    try:
+        plan = build_plan(client, Settings(base_url=base_url, api_key=api_key))
+        total = int(client.get("/transactions", params={"limit": 1}).data()["total_tx_count"])
+    finally:
+        client.close()
+    path = directory / "plan.json"
+    plan.save(path)
+    return path, total
 
 
 def write_readme(text: str) -> None:
@@ -197,8 +206,8 @@ def render(
         "The mock and both Locust processes share the machine. Requests/s per core is the client-side",
         "cost: the history scenario parses every page (about 110 kB of JSON, roughly 1 ms with the",
         "standard library) and checks it (about 0.2 ms), on top of reading it. When the CPUs are",
-        "contended, that client time competes with the server for the same cores and shows up in the",
-        "ratio; on an idle machine the server dominates and the ratio approaches 1.",
+        "contended, that client time competes with the server for the same cores. With a high load",
+        "average the figures vary a lot from round to round; only the medians are compared.",
         "",
     ]
     return "\n".join(lines)
@@ -221,10 +230,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rounds: list[tuple[Measurement, Measurement]] = []
     load_before = os.getloadavg()[0]
-    with EmbeddedMock(seed_history=args.seed_history) as mock:
-        total = history_total(mock.base_url, mock.api_key)
+    with EmbeddedMock(seed_history=args.seed_history) as mock, tempfile.TemporaryDirectory() as tmp:
+        plan, total = prepare(mock.base_url, mock.api_key, Path(tmp))
         for index in range(args.rounds):
-            pair = measure_pair(mock.base_url, mock.api_key, total, args.users, args.seconds, args.warmup)
+            pair = measure_pair(
+                mock.base_url, mock.api_key, plan, total, args.users, args.seconds, args.warmup
+            )
             rounds.append(pair)
             for m in pair:
                 print(

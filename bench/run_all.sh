@@ -3,10 +3,10 @@
 #
 #   bash bench/run_all.sh [--install] [--quick]
 #
-#   --install  first install what the mock benchmark compares against and drives:
-#              wrk (apt-get) and Stoplight Prism (npm ci in bench/prism). Without it
-#              nothing is installed; a missing tool makes that benchmark say how to
-#              install it and exit 2.
+#   --install  first install what the mock benchmark drives and compares against:
+#              wrk and (if missing) Node.js/npm with apt-get, then Stoplight Prism
+#              with npm ci in bench/prism. Without it nothing is installed; a
+#              missing tool makes that benchmark say how to install it and exit 2.
 #   --quick    one short repetition of everything (a smoke run; the figures are noisy).
 #
 # The figures also go to $BENCH_OUT (default bench/out) as JSON. The exit status
@@ -21,7 +21,7 @@ for arg in "$@"; do
     case "$arg" in
         --install) install=1 ;;
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "run_all.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -36,12 +36,20 @@ else
     py=python3
 fi
 
+apt_install() {
+    local sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "$@"
+}
+
 if [ "$install" = 1 ]; then
     if ! command -v wrk >/dev/null 2>&1; then
         echo "== installing wrk (apt-get)"
-        sudo_cmd=""
-        if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-        $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq wrk || exit 2
+        apt_install wrk || exit 2
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "== installing Node.js and npm (apt-get)"
+        apt_install nodejs npm || exit 2
     fi
     if [ ! -x bench/prism/node_modules/.bin/prism ]; then
         echo "== installing Stoplight Prism (npm ci in bench/prism)"

@@ -34,6 +34,8 @@ def run_load(reports: Path, *args: str, mock: EmbeddedMock | None = None) -> tup
     output = result.stdout + result.stderr
     summary_path = reports / "load-summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    # whatever the target does, the load run's own code must not raise
+    assert summary.get("task_exceptions", 0) == 0, (reports / "locust_exceptions.csv").read_text()
     if mock is not None:
         assert mock.api_key not in output
         for path in reports.rglob("*"):
@@ -151,6 +153,21 @@ def test_history_checks_catch_a_pagination_fault(
     assert code == 1, output
     assert "contract" in summary["failed_gates"]
     assert "HIS-04" in {f["rule"] for f in summary["gates"]["contract"]["findings"]}
+
+
+def test_an_accepted_invalid_exchange_is_a_contract_finding(
+    tmp_path: Path, start_mock: Callable[..., EmbeddedMock]
+) -> None:
+    mock = start_mock(faults=["exchange-two-way"])
+    code, output, summary = run_load(
+        tmp_path, "--scenario", "exchange-burst", "--run-time", "6s", "--users", "10", mock=mock
+    )
+    assert code == 1, output
+    findings = summary["gates"]["contract"]["findings"]
+    assert "EXC-02" in {f["rule"] for f in findings}
+    evidence = next(f["evidence"] for f in findings if f["rule"] == "EXC-02")
+    assert evidence["request"]["body"]["transaction"]["type"] == "exchange"
+    assert evidence["response"]["status"] == 202
 
 
 def test_multi_process_run_gathers_every_workers_ledger(
