@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -419,9 +419,6 @@ def call_and_validate(case: AnyCase, redactor: Redactor) -> None:
     __tracebackhide__ = True
     with redacted_failures(redactor):
         case.call_and_validate()
-
-
-CaseRunner = Callable[[AnyCase], None]
 
 
 def pytest9_nodeid_shim(node: Any) -> None:

@@ -10,8 +10,8 @@ from qiibee_conformance.client import Response
 
 AIRLINES = ("etihad", "miles_and_more", "alaska")
 UNKNOWN_PROVIDER = "qc_no_such_provider"
-# Clearly malformed for every provider: letters, a lone digit, hundreds of characters.
-MALFORMED_NUMBERS = ("ABCDEFGHIJKL", "1", "9" * 300)
+# Clearly malformed for every provider (behaviour notes): empty, letters, hundreds of characters.
+MALFORMED_NUMBERS = ("", "ABCDEFGHIJKL", "9" * 300)
 
 
 def _post(ctx: CheckContext, user: str, provider: object, number: object) -> Response:
