@@ -191,7 +191,11 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
 def summarize(certs: list[CertifyRun], sts: list[SchemathesisRun]) -> tuple[str, dict[str, Any], bool]:
     cert_s = median([c.wall_s for c in certs])
     st_s = median([s.wall_s for s in sts])
-    ratio = cert_s / st_s if st_s else float("inf")
+    of_medians = cert_s / st_s if st_s else float("inf")
+    # Runs are paired (adjacent in time, so they share the machine's mood); the more
+    # conservative of the two readings decides.
+    paired = median([c.wall_s / s.wall_s for c, s in zip(certs, sts, strict=True) if s.wall_s])
+    ratio = max(of_medians, paired)
     last = certs[-1]
     time_ok, ratio_ok = cert_s <= TARGET_CERTIFY_S, ratio <= TARGET_RATIO
     rows = [
@@ -203,7 +207,8 @@ def summarize(certs: list[CertifyRun], sts: list[SchemathesisRun]) -> tuple[str,
          f" / {last.tests.get('skipped', 0)}", "", last.verdict),
         (f"schemathesis run --max-examples {MAX_EXAMPLES}", f"{st_s:.1f} s", "", ""),
         ("  requests / cases", f"{sts[-1].requests} / {sts[-1].cases}", "", f"exit {sts[-1].exit_code}"),
-        ("ratio certify / schemathesis", f"{ratio:.2f}x", f"<= {TARGET_RATIO:g}x", verdict(ratio_ok)),
+        ("ratio certify / schemathesis", f"{of_medians:.2f}x of medians, {paired:.2f}x paired",
+         f"<= {TARGET_RATIO:g}x", verdict(ratio_ok)),
     ]
     data = {
         "machine": machine(),
@@ -211,6 +216,8 @@ def summarize(certs: list[CertifyRun], sts: list[SchemathesisRun]) -> tuple[str,
         "schemathesis": [asdict(s) for s in sts],
         "certify_median_s": cert_s,
         "schemathesis_median_s": st_s,
+        "ratio_of_medians": of_medians,
+        "ratio_paired_median": paired,
         "ratio": ratio,
         "targets_met": {"certify_time": time_ok, "ratio": ratio_ok},
     }

@@ -2,7 +2,8 @@
 
 A Nonconformity fails the test with the finding and the evidence (redacted
 requests and responses with curl lines), also attached as the ``evidence``
-user property for the certify report; Untestable skips it with the reason.
+user property for the certify report; Untestable skips it with the reason. A
+RunError (the run cannot be made) propagates: the plugin stops the session on it.
 """
 
 from __future__ import annotations

@@ -212,10 +212,8 @@ class CheckContext:
     def until_balance(self, user: str, expected: Decimal, token_id: int | None = None) -> bool:
         return self.poll(lambda: self.balance(user, token_id) == expected)
 
-    def poll(self, done: Callable[[], bool], *, initial: bool = False, timeout: float | None = None) -> bool:
+    def poll(self, done: Callable[[], bool], *, timeout: float | None = None) -> bool:
         """Call ``done`` with backoff (from 50 ms) until it is true or the settle deadline passes."""
-        if initial:
-            return True
         deadline = time.monotonic() + (self.settings.settle_timeout if timeout is None else timeout)
         delay = 0.05
         while True:
