@@ -34,7 +34,9 @@ class Redactor:
         }
 
 
-_HEADER_RE = re.compile(r"(?i)(x-api-key\s*[:=]\s*)([^\s'\",}]+)")
+# A header line's value: key-like characters only, so prose such as
+# "without X-API-KEY: POST /users" keeps its words.
+_HEADER_RE = re.compile(r"(?i)(x-api-key\s*[:=]\s*)(?=[A-Za-z0-9._~+/=-]*[0-9_.~+/=-])([A-Za-z0-9._~+/=-]{6,})")
 
 
 def scrub_header_values(text: str) -> str:
