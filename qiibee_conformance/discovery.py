@@ -7,6 +7,7 @@ one ``credit_points`` accepts: given in the settings, or found by probing.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -189,9 +190,14 @@ def _token_from_balances(client: ApiClient, auth_id: str, token_id: int) -> Toke
     return None
 
 
+def _probe_email(settings: Settings) -> str:
+    """A fresh address each time: discovery may run more than once per run, and a
+    target may refuse a duplicate email (tolerated)."""
+    return f"qc-{settings.run_id}-probe-{secrets.token_hex(3)}@{settings.email_domain}"
+
+
 def _probe_brand_token(client: ApiClient, settings: Settings, candidates: list[Token]) -> Token:
-    email = f"qc-{settings.run_id}-probe@{settings.email_domain}"
-    auth_id = create_user(client, email)
+    auth_id = create_user(client, _probe_email(settings))
     for token in candidates:
         if credit(client, auth_id, token.id, 1).status == 202:
             return token
@@ -216,7 +222,7 @@ def discover(client: ApiClient, settings: Settings) -> Catalogue:
     if settings.brand_token_id is not None:
         brand = tokens.get(settings.brand_token_id)
         if brand is None:
-            auth_id = create_user(client, f"qc-{settings.run_id}-probe@{settings.email_domain}")
+            auth_id = create_user(client, _probe_email(settings))
             credit(client, auth_id, settings.brand_token_id, 1)
             brand = _token_from_balances(client, auth_id, settings.brand_token_id)
         if brand is None:

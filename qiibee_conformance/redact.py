@@ -36,7 +36,8 @@ class Redactor:
 
 # A header line's value: key-like characters only, so prose such as
 # "without X-API-KEY: POST /users" keeps its words.
-_HEADER_RE = re.compile(r"(?i)(x-api-key\s*[:=]\s*)(?=[A-Za-z0-9._~+/=-]*[0-9_.~+/=-])([A-Za-z0-9._~+/=-]{6,})")
+_KEY_CHARS = r"[A-Za-z0-9._~+/=-]"
+_HEADER_RE = re.compile(rf"(?i)(x-api-key\s*[:=]\s*)(?={_KEY_CHARS}*[0-9_.~+/=-])({_KEY_CHARS}{{6,}})")
 
 
 def scrub_header_values(text: str) -> str:

@@ -356,7 +356,13 @@ def time_filters(ctx: CheckContext) -> None:
         if created is None:
             break
         raw = next(user[k] for k in CREATED_FIELDS if parse_time(user.get(k)) is not None)
-        for key in ("from_time", "to_time"):
+        # A shown time may be truncated (to the second, or to milliseconds) while the
+        # server compares its full precision: the row's own time is then a safe lower
+        # bound, but a safe upper bound only when shown to the microsecond.
+        keys = ["from_time"]
+        if created.microsecond and len(str(raw)) >= len("2021-09-27T14:31:10.123456"):
+            keys.append("to_time")
+        for key in keys:
             got, page, _ = list_users(ctx, email_like=fragment, limit=100, **{key: raw})
             ids = {u.get("auth_id") for u in page}
             ensure(

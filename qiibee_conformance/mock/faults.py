@@ -47,7 +47,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "history-oldest-first": ("HIS-01", "history is oldest first"),
     "history-limit-unbounded": ("HIS-02", "history honours limit > 100"),
     "history-total-page": ("HIS-03", "total_tx_count is the page length"),
-    "history-offset-skip": ("HIS-04", "offset n skips n+1 rows"),
+    "history-offset-skip": ("HIS-04", "offset n > 0 skips n+1 rows"),
     "history-user-filter-ignored": ("HIS-05", "user_auth_id filter is ignored"),
     "history-types-ignored": ("HIS-06", "types filter is ignored"),
     "history-token-filter-ignored": ("HIS-07", "token_id filter is ignored"),

@@ -71,7 +71,7 @@ async def list_transactions(request: Request) -> Response:
             flt.token_id = int(token_raw)
             flt.token_matches_to = st.variant("token-filter-both")
     _time_window(st, flt, time_us(q.get("from_time"), "from_time"), time_us(q.get("to_time"), "to_time"))
-    query_offset = offset + 1 if st.fault("history-offset-skip") else offset
+    query_offset = offset + 1 if offset and st.fault("history-offset-skip") else offset
     rows, total = st.store.list_transactions(
         flt, limit=limit, offset=query_offset, oldest_first=st.fault("history-oldest-first")
     )

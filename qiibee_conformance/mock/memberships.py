@@ -28,9 +28,11 @@ async def create_membership(request: Request) -> Response:
         raise ApiError("membership.brand_id is required and must be a string")
     if not isinstance(number, str):
         raise ApiError("membership.membership_number is required and must be a string")
-    if not st.fault("membership-unknown-provider-accepted"):
+    # The fault stores any provider as given, with whatever number it was sent.
+    lax_provider = provider not in PROVIDERS and st.fault("membership-unknown-provider-accepted")
+    if not lax_provider:
         _known_provider(st, provider)
-    if not st.fault("membership-number-unvalidated") and not valid_number(
+    if not (lax_provider or st.fault("membership-number-unvalidated")) and not valid_number(
         provider, number, brand_id=BRAND_ID, auth_id=user.auth_id
     ):
         raise ApiError(f"invalid format for the {provider} membership number")
