@@ -29,9 +29,11 @@ T = TypeVar("T")
 # Keys that usually hold the message of an error object, looked at first.
 MESSAGE_KEYS = ("error", "message", "errors", "detail", "details", "error_description", "title", "reason")
 
-# The list encoding this suite uses for list query parameters (`types`, `token_to_types`):
-# `types[]=a&types[]=b`. The behaviour notes tolerate it and `types=a&types=b`; we pick one.
-LIST_SUFFIX = "[]"
+# List query parameters (`types`, `token_to_types`): the behaviour notes tolerate both
+# `types[]=a&types[]=b` ("brackets") and `types=a&types=b` ("repeat"). A target may
+# implement either one alone, so the suite sends brackets first and, when the filter
+# is visibly not applied, tries the other; the encoding that works is kept for the run.
+LIST_ENCODINGS = ("brackets", "repeat")
 
 
 def find_message(body: Any) -> str | None:
@@ -76,8 +78,9 @@ def format_time(value: datetime) -> str:
     return text + "Z"
 
 
-def list_param(name: str, values: Iterable[str]) -> list[tuple[str, str]]:
-    return [(name + LIST_SUFFIX, v) for v in values]
+def list_param(name: str, values: Iterable[str], encoding: str = "brackets") -> list[tuple[str, str]]:
+    key = name + "[]" if encoding == "brackets" else name
+    return [(key, v) for v in values]
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,37 @@ class CheckContext:
         self.users: list[CreatedUser] = []
         self.notes: list[str] = []
         self.settlement_broken = False
+        self.list_encodings: dict[str, str] = {}
+
+    def list_filter(
+        self,
+        send: Callable[[list[tuple[str, str]]], Response],
+        name: str,
+        values: list[str],
+        applied: Callable[[Response], bool],
+    ) -> Response:
+        """Send a list filter in an encoding the target applies (see LIST_ENCODINGS).
+
+        ``applied(response)`` says whether the answer honours the filter; callers pass
+        a selection that the unfiltered data would visibly violate. If no encoding is
+        applied, the first answer is returned for the check to judge.
+        """
+        known = self.list_encodings.get(name)
+        if known is not None:
+            return send(list_param(name, values, known))
+        first: Response | None = None
+        for encoding in LIST_ENCODINGS:
+            response = send(list_param(name, values, encoding))
+            first = first or response
+            if response.status == 200 and applied(response):
+                self.list_encodings[name] = encoding
+                return response
+        assert first is not None
+        return first
+
+    def list_encoding(self, name: str) -> str:
+        """The encoding found to work for ``name`` (brackets until one is found)."""
+        return self.list_encodings.get(name, LIST_ENCODINGS[0])
 
     # Lazily shared things ------------------------------------------------------------------
     def memo(self, key: str, factory: Callable[[], T]) -> T:

@@ -85,7 +85,10 @@ def page(
     ctx: CheckContext, params: dict[str, Any] | list[tuple[str, Any]]
 ) -> tuple[Response, list[dict[str, Any]], Any]:
     """One page: (response, rows, total_tx_count); a malformed 200 is a Nonconformity."""
-    response = ctx.history(params)
+    return parse_page(ctx.history(params))
+
+
+def parse_page(response: Response) -> tuple[Response, list[dict[str, Any]], Any]:
     if response.status != 200:
         return response, [], None
     data = data_object(response, "GET /transactions")
@@ -240,8 +243,20 @@ def types_filter(ctx: CheckContext) -> None:
     his = history(ctx)
     his.trusted()
     for types in (["credit_points"], ["exchange"], ["credit_points", "debit_points"]):
-        params = [("user_auth_id", his.user), ("limit", 100), *list_param("types", types)]
-        response, rows, _ = page(ctx, params)
+        base: list[tuple[str, Any]] = [("user_auth_id", his.user), ("limit", 100)]
+        wanted = set(types)
+
+        def applied(response: Response, wanted: set[str] = wanted) -> bool:
+            data = response.data()
+            found = data.get("transactions") if isinstance(data, dict) else None
+            return isinstance(found, list) and all(
+                isinstance(r, dict) and reconcile.row_type(r) in wanted for r in found
+            )
+
+        def send(extra: list[tuple[str, str]], base: list[tuple[str, Any]] = base) -> Response:
+            return ctx.history([*base, *extra])
+
+        response, rows, _ = parse_page(ctx.list_filter(send, "types", types, applied))
         expect_status(response, (200,), f"GET /transactions with types {types}")
         wrong = sorted({reconcile.row_type(r) for r in rows} - set(types))
         ensure(not wrong, f"types={types} let through rows of type(s) {wrong}", response)
@@ -258,7 +273,9 @@ def types_filter(ctx: CheckContext) -> None:
             response,
             his.response,
         )
-    bogus = ctx.history([("user_auth_id", his.user), *list_param("types", ["qc_bogus_type"])])
+    bogus = ctx.history(
+        [("user_auth_id", his.user), *list_param("types", ["qc_bogus_type"], ctx.list_encoding("types"))]
+    )
     expect_status(bogus, (200, 400), "GET /transactions with an unknown type")
     if bogus.status == 200:
         data = bogus.data()

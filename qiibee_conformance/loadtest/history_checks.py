@@ -42,13 +42,15 @@ class Filters:
     token: int | None = None
     from_time: str | None = None
     to_time: str | None = None
+    # `types[]` or `types`: both tolerated encodings; the plan found which one the target applies
+    types_key: str = "types[]"
 
     def query(self, limit: int, offset: int) -> list[tuple[str, str]]:
-        """Query pairs; ``types`` goes as ``types[]=a&types[]=b`` (a tolerated list encoding)."""
+        """Query pairs; ``types`` goes as ``types_key=a&types_key=b``."""
         pairs: list[tuple[str, str]] = [("limit", str(limit)), ("offset", str(offset))]
         if self.user is not None:
             pairs.append(("user_auth_id", self.user))
-        pairs.extend(("types[]", t) for t in self.types)
+        pairs.extend((self.types_key, t) for t in self.types)
         if self.token is not None:
             pairs.append(("token_id", str(self.token)))
         if self.from_time is not None:

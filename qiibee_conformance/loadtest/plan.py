@@ -21,7 +21,7 @@ from qiibee_conformance.client import ApiClient
 from qiibee_conformance.discovery import Catalogue, Pair, create_user, discover, parse_rate
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.loadtest.ledger import ACCEPT, LedgerWriter
-from qiibee_conformance.reconcile import row_token_id, row_user_auth_id
+from qiibee_conformance.reconcile import row_token_id, row_type, row_user_auth_id
 from qiibee_conformance.settings import Settings
 
 # Exchanges to these token types need nothing the suite cannot provide (no
@@ -57,6 +57,9 @@ class LoadPlan:
     history_oldest: str | None = None
     # No row can still appear at or before this instant: walks ending here are stable.
     history_frozen_to: str | None = None
+    # The query key for the `types` list: the notes tolerate `types[]=a` and `types=a`;
+    # sample_history finds the one the target applies.
+    types_key: str = "types[]"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -177,6 +180,7 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
         moment = _parse_time(row.get("inserted_at"))
         if moment is not None:
             times.append(moment)
+    plan.types_key = _types_key(client, rows)
     plan.history_users = list(users)[:50]
     plan.history_tokens = list(tokens)[:20]
     if times:
@@ -184,6 +188,23 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
         # Two seconds before the newest row: whole-second stamps and commits in flight
         # cannot put a new row in there any more.
         plan.history_frozen_to = iso_z(max(times) - timedelta(seconds=2))
+
+
+def _types_key(client: ApiClient, rows: list[dict[str, Any]]) -> str:
+    """The tolerated list encoding of ``types`` that the target applies (brackets if undecidable)."""
+    kinds = sorted({row_type(r) for r in rows} - {""})
+    if len(kinds) < 2:
+        return "types[]"
+    kind = kinds[0]
+    for key in ("types[]", "types"):
+        response = client.get("/transactions", params=[(key, kind), ("limit", "100")])
+        data = response.data()
+        found = data.get("transactions") if isinstance(data, dict) else None
+        if response.status == 200 and isinstance(found, list) and all(
+            isinstance(r, dict) and row_type(r) == kind for r in found
+        ):
+            return key
+    return "types[]"
 
 
 def build_plan(

@@ -197,7 +197,14 @@ class QiibeeUser(FastHttpUser):
             if oldest is not None and oldest < frozen_to and random.random() < 0.5:
                 span = (frozen_to - oldest).total_seconds()
                 from_time = iso_z(datetime.fromtimestamp(oldest.timestamp() + random.uniform(0, span), UTC))
-        return Filters(user=user, types=types, token=token, from_time=from_time, to_time=to_time)
+        return Filters(
+            user=user,
+            types=types,
+            token=token,
+            from_time=from_time,
+            to_time=to_time,
+            types_key=plan.types_key,
+        )
 
     def new_walk(self) -> Walk:
         filters = self.random_filters()

@@ -56,7 +56,7 @@ async def list_transactions(request: Request) -> Response:
             return _empty(st, limit, offset)
         if user is not None and not st.fault("history-user-filter-ignored"):
             flt.user_pk = user.pk
-    types = list_param(q.getlist("types") + q.getlist("types[]"))
+    types = list_param(q, "types", brackets=not st.variant("lists-repeat-only"))
     if types:
         unknown = [t for t in types if t not in EVENT_TYPES]
         if unknown and st.variant("unknown-filter-400"):

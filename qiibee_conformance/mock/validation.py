@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from starlette.datastructures import QueryParams
+
 MAX_BODY_BYTES = 1_000_000
 MAX_AMOUNT = 10**15  # keeps every balance far inside SQLite's signed 64-bit integers
 MAX_OFFSET = 2**62
@@ -230,8 +232,10 @@ def time_us(raw: str | None, name: str) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def list_param(values: list[str]) -> list[str]:
-    """A list query parameter in any accepted encoding (repeated, ``[]``, comma separated)."""
+def list_param(query: QueryParams, name: str, *, brackets: bool = True) -> list[str]:
+    """A list query parameter: repeated (``name=a&name=b``), comma separated, and
+    unless ``brackets`` is off (variant lists-repeat-only) also ``name[]=a&name[]=b``."""
+    values = query.getlist(name) + (query.getlist(name + "[]") if brackets else [])
     out: list[str] = []
     for value in values:
         out.extend(part.strip() for part in value.split(",") if part.strip())

@@ -27,6 +27,7 @@ VARIANTS: dict[str, str] = {
     "duplicate-email-400": "a duplicate email on create gives 400",
     "extra-fields": "undocumented fields on every object",
     "token-filter-both": "history token_id matches token or token_to",
+    "lists-repeat-only": "list filters only as types=a&types=b (types[]=a is ignored)",
 }
 
 

@@ -14,7 +14,7 @@ async def whitelist(request: Request) -> Response:
     """All active pairs; ``token_to_types`` (repeated, ``[]`` or comma separated) filters by to_token.type."""
     st = state_of(request)
     q = request.query_params
-    wanted = list_param(q.getlist("token_to_types") + q.getlist("token_to_types[]"))
+    wanted = list_param(q, "token_to_types", brackets=not st.variant("lists-repeat-only"))
     pairs = list(PAIRS)
     if wanted and not st.fault("whitelist-filter-ignored"):
         unknown = [w for w in wanted if w not in TOKEN_TYPES]
