@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import hypothesis
+import requests
 import schemathesis
 from schemathesis.core.failures import FailureGroup
+from schemathesis.transport.requests import ManagedCookiesSession
 
 from qiibee_conformance.client import API_KEY_HEADER
 from qiibee_conformance.discovery import Catalogue
@@ -414,11 +416,23 @@ def redacted_failures(redactor: Redactor) -> Iterator[None]:
         raise redact_failure(exc, redactor) from None
 
 
-def call_and_validate(case: AnyCase, redactor: Redactor) -> None:
+def http_session() -> requests.Session:
+    """One keep-alive session for a run's generated requests, as schemathesis' own runner keeps.
+
+    Without it every case opens a new connection. It adds no headers of its own
+    (the case and the config supply them) and drops response cookies after
+    every request, like the throwaway session schemathesis makes per call.
+    """
+    session = ManagedCookiesSession()
+    session.headers.clear()
+    return session
+
+
+def call_and_validate(case: AnyCase, redactor: Redactor, session: requests.Session | None = None) -> None:
     """One generated request, judged by the checks enabled for its mode."""
     __tracebackhide__ = True
     with redacted_failures(redactor):
-        case.call_and_validate()
+        case.call_and_validate(session=session)
 
 
 def pytest9_nodeid_shim(node: Any) -> None:

@@ -7,13 +7,16 @@ never a 5xx. The target and key come from the plugin's ``qiibee_settings``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from _schemathesis_setup import (
     AnyCase,
     call_and_validate,
+    http_session,
     load_schema,
     negatable_operation_ids,
     pytest9_nodeid_shim,
@@ -39,6 +42,15 @@ def qiibee_redactor(qiibee_settings: Settings) -> Redactor:
     return redactor_for(qiibee_settings)
 
 
+@pytest.fixture(scope="session")
+def qiibee_http_session() -> Iterator[requests.Session]:
+    session = http_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 @pytest.fixture(autouse=True)
 def _schemathesis_nodeid_compat(request: pytest.FixtureRequest) -> None:
     pytest9_nodeid_shim(request.node)
@@ -52,11 +64,15 @@ negative = schemathesis.pytest.from_fixture("qiibee_negative_schema").include(
 
 @pytest.mark.requirement("SCH-01")
 @positive.parametrize()
-def test_positive_data_conforms(case: AnyCase, qiibee_redactor: Redactor) -> None:
-    call_and_validate(case, qiibee_redactor)
+def test_positive_data_conforms(
+    case: AnyCase, qiibee_redactor: Redactor, qiibee_http_session: requests.Session
+) -> None:
+    call_and_validate(case, qiibee_redactor, qiibee_http_session)
 
 
 @pytest.mark.requirement("SCH-02")
 @negative.parametrize()
-def test_negative_data_rejected(case: AnyCase, qiibee_redactor: Redactor) -> None:
-    call_and_validate(case, qiibee_redactor)
+def test_negative_data_rejected(
+    case: AnyCase, qiibee_redactor: Redactor, qiibee_http_session: requests.Session
+) -> None:
+    call_and_validate(case, qiibee_redactor, qiibee_http_session)

@@ -8,13 +8,13 @@ to the ledger before they are sent and again when the answer arrives.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from locust import FastHttpUser, task
 from locust.exception import StopUser
 
@@ -42,10 +42,12 @@ _EVIDENCE_BODY = 1500
 
 def _json(content: bytes | None) -> Any:
     """The body as JSON, or None. Parsed from bytes: JSON is UTF-8, and Locust's ``.text``
-    may guess the charset (slow) when the target sends none."""
+    may guess the charset (slow) when the target sends none. orjson parses a 100-row page
+    several times faster than the standard library, which is most of a history user's own
+    cost per request; nothing here does arithmetic on the parsed numbers."""
     try:
-        return json.loads(content) if content else None
-    except ValueError:
+        return orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
         return None
 
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from qiibee_conformance.mock.catalogue import EVENT_TYPES
 from qiibee_conformance.mock.state import MockState, state_of
-from qiibee_conformance.mock.store import TxFilter
+from qiibee_conformance.mock.store import TxFilter, TxRef
 from qiibee_conformance.mock.validation import DIGITS_RE, ApiError, list_param, page, time_us
 
 SECOND = 1_000_000
@@ -72,12 +72,31 @@ async def list_transactions(request: Request) -> Response:
             flt.token_matches_to = st.variant("token-filter-both")
     _time_window(st, flt, time_us(q.get("from_time"), "from_time"), time_us(q.get("to_time"), "to_time"))
     query_offset = offset + 1 if offset and st.fault("history-offset-skip") else offset
-    rows, total = st.store.list_transactions(
+    refs, total = st.store.list_tx_refs(
         flt, limit=limit, offset=query_offset, oldest_first=st.fault("history-oldest-first")
     )
     if st.fault("history-total-page"):
-        total = len(rows)
-    users = st.store.users_by_pk(sorted({r.user_pk for r in rows}))
-    items = [st.renderer.tx_json(r, users[r.user_pk]) for r in rows]
+        total = len(refs)
     fields = {"limit": limit, "offset": offset, "total_tx_count": total}
-    return st.raw(st.renderer.page(fields, "transactions", items))
+    return st.raw(st.renderer.page_bytes(fields, "transactions", _rows(st, refs)))
+
+
+def _rows(st: MockState, refs: list[TxRef]) -> list[bytes]:
+    """Rendered rows in page order: cached ones as they are, the rest read in full and cached."""
+    renderer = st.renderer
+    items = [renderer.cached_tx(ref) for ref in refs]
+    missing = [ref[0] for ref, item in zip(refs, items, strict=True) if item is None]
+    if not missing:
+        return [item for item in items if item is not None]
+    store = st.store
+    with store.lock:  # rows and users read in one step, so status and user match the refs
+        rows = store.txs_by_id(missing)
+        users = store.users_by_pk(sorted({r.user_pk for r in rows.values()}))
+    out: list[bytes] = []
+    for ref, item in zip(refs, items, strict=True):
+        if item is None:
+            row = rows[ref[0]]
+            out.append(renderer.cache_tx(row, users[row.user_pk]))
+        else:
+            out.append(item)
+    return out

@@ -1,24 +1,30 @@
 """JSON rendering of every response object, with the tolerated shapes picked by variants.
 
 History pages are the hot path of the benchmark, so the rarely changing
-sub-objects (tokens, brands, users) are serialized once and spliced in as text;
-a user's fragment is dropped when the user is updated.
+sub-objects (tokens, brands, users) are serialized once and spliced in as text,
+and each whole history row is kept as UTF-8 bytes in a bounded LRU cache. A
+row's text changes only when its status changes (settlement: the store reports
+the id, and the cached status is checked on every read) or when its user is
+updated (``forget_user`` bumps the user's generation, which stale entries carry).
+Variants are fixed per process, so one per-process cache is safe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from qiibee_conformance.mock.catalogue import BRANDS, TOKENS, Pair
 from qiibee_conformance.mock.config import MockConfig
 from qiibee_conformance.mock.providers import AIRLINES
-from qiibee_conformance.mock.store import TxRow, UserRow
+from qiibee_conformance.mock.store import TxRef, TxRow, UserRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EXTRA_KEY = "x_mock_undocumented"
+ROW_CACHE_ROWS = 100_000  # a whole benchmark history; ~1.3 KB each, so at most ~130 MB
 
 
 def tx_hash(tx_id: int) -> str:
@@ -42,6 +48,10 @@ class Renderer:
         self._history_token_json: dict[int, str] = {}
         self._brand_json: dict[str, str] = {}
         self._user_json: dict[int, str] = {}
+        self._user_gen: dict[int, int] = {}
+        # tx id -> (status, user generation, rendered row)
+        self._rows: OrderedDict[int, tuple[str, int, bytes]] = OrderedDict()
+        self.row_cache_rows = ROW_CACHE_ROWS
 
     # ---- small objects ----------------------------------------------------
 
@@ -117,8 +127,9 @@ class Renderer:
         return text
 
     def forget_user(self, pk: int) -> None:
-        """Drop the cached fragment after an update."""
+        """Drop the cached fragment after an update; the user's cached rows go stale with it."""
         self._user_json.pop(pk, None)
+        self._user_gen[pk] = self._user_gen.get(pk, 0) + 1
 
     def membership(self, provider: str, number: str) -> dict[str, Any]:
         return self._more({"membership_number": number, "brand": self.brand(provider)})
@@ -167,6 +178,29 @@ class Renderer:
             parts.append(f'"{EXTRA_KEY}":"extra-fields variant"')
         return ",".join(parts) + "}"
 
+    def cached_tx(self, ref: TxRef) -> bytes | None:
+        """The cached row if it is still current (same status, user not updated since)."""
+        tx_id, status, user_pk = ref
+        hit = self._rows.get(tx_id)
+        if hit is None or hit[0] != status or hit[1] != self._user_gen.get(user_pk, 0):
+            return None
+        self._rows.move_to_end(tx_id)
+        return hit[2]
+
+    def cache_tx(self, row: TxRow, user: UserRow) -> bytes:
+        """Render a row and keep it, evicting the least recently read beyond the bound."""
+        text = self.tx_json(row, user).encode()
+        rows = self._rows
+        rows[row.id] = (row.status, self._user_gen.get(user.pk, 0), text)
+        rows.move_to_end(row.id)
+        while len(rows) > self.row_cache_rows:
+            rows.popitem(last=False)
+        return text
+
+    def forget_tx(self, tx_id: int) -> None:
+        """A row was written (inserted, settled, rolled back): its cached text is stale."""
+        self._rows.pop(tx_id, None)
+
     def envelope(self, data_json: str) -> bytes:
         """``{"data": ...}`` around already serialized data."""
         extra = f',"meta":{{"{EXTRA_KEY}":true}}' if self.extra else ""
@@ -180,6 +214,15 @@ class Renderer:
         head = dumps(self._more(dict(fields)))[:-1]
         sep = "," if len(head) > 1 else ""
         return self.envelope(f'{head}{sep}"{list_key}":[{",".join(items_json)}]}}')
+
+    def page_bytes(self, fields: dict[str, Any], list_key: str, items: list[bytes]) -> bytes:
+        """``page`` for items already encoded, so cached rows are joined without decoding."""
+        head = dumps(self._more(dict(fields)))[:-1]
+        sep = "," if len(head) > 1 else ""
+        tail = f',"meta":{{"{EXTRA_KEY}":true}}}}' if self.extra else "}"
+        return b"".join(
+            (f'{{"data":{head}{sep}"{list_key}":['.encode(), b",".join(items), b"]}", tail.encode())
+        )
 
     def error(self, status: int, message: str, *, message_errors: bool) -> dict[str, Any]:
         """The error object: ``{"error": m}`` or, under message-errors, the other shapes."""

@@ -4,7 +4,9 @@ One connection guarded by a re-entrant lock; every multi-step change runs inside
 ``transaction()`` (BEGIN IMMEDIATE ... COMMIT) so a balance check, its debit and
 the history row are one atomic step. Transaction ids are dense integers (no
 gaps, never deleted), so the unfiltered newest-first page is an index seek:
-``WHERE id <= max_id - offset ORDER BY id DESC LIMIT n``.
+``WHERE id <= max_id - offset ORDER BY id DESC LIMIT n``. Every write to a
+history row (insert, settlement, rollback) is reported to ``tx_changed`` so a
+cache of rendered rows can drop exactly that row.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +70,7 @@ CREATE INDEX IF NOT EXISTS tx_pending_user ON transactions(user_pk, token_id) WH
 USER_COLUMNS = (
     "pk, id, auth_id, email, first_name, second_name, language, country_iso, metadata, created_us"
 )
+TX_REF_COLUMNS = "id, status, user_pk"
 TX_COLUMNS = (
     "id, type, status, user_pk, token_id, token_to_id, amount, amount_received, provider, "
     "membership_number, inserted_us, debited"
@@ -107,6 +110,10 @@ class TxRow:
     membership_number: str | None
     inserted_us: int
     debited: int
+
+
+TxRef = tuple[int, str, int]
+"""(id, status, user_pk): enough to find a row's rendering in a cache and check it is current."""
 
 
 @dataclass
@@ -150,6 +157,8 @@ class Store:
         self.conn.execute("PRAGMA temp_store=MEMORY")
         self.conn.executescript(SCHEMA)
         self._depth = 0
+        self.tx_changed: Callable[[int], None] | None = None
+        self._touched: list[int] = []  # history rows written by the open transaction
         row = self.conn.execute("SELECT MIN(id), MAX(id), MAX(inserted_us) FROM transactions").fetchone()
         self.min_tx_id: int = row[0] if row[0] is not None else FIRST_TX_ID
         self.next_tx_id: int = (row[1] + 1) if row[1] is not None else FIRST_TX_ID
@@ -174,15 +183,24 @@ class Store:
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            self._touched.clear()
             try:
                 yield
             except BaseException:
                 self._depth = 0
                 self.conn.execute("ROLLBACK")
                 self._reload_counters()
+                for tx_id in self._touched:  # a rolled-back id is reused by the next insert
+                    self._changed(tx_id)
                 raise
             self._depth = 0
             self.conn.execute("COMMIT")
+
+    def _changed(self, tx_id: int) -> None:
+        if self._depth:
+            self._touched.append(tx_id)
+        if self.tx_changed is not None:
+            self.tx_changed(tx_id)
 
     def _reload_counters(self) -> None:
         row = self.conn.execute("SELECT MAX(id) FROM transactions").fetchone()
@@ -420,6 +438,7 @@ class Store:
                 ),
             )
             self.next_tx_id = tx_id + 1
+            self._changed(tx_id)
         return TxRow(
             tx_id, type, status, user_pk, token_id, token_to_id, amount, amount_received, provider,
             membership_number, inserted, int(debited),
@@ -454,6 +473,7 @@ class Store:
                 "UPDATE transactions SET status = ?, debited = ?, settle_after = NULL WHERE id = ?",
                 (status, int(debited), tx_id),
             )
+            self._changed(tx_id)
 
     def reschedule_pending(self, latest: float) -> None:
         """After a restart, settle left-over pending rows no later than ``latest``."""
@@ -485,9 +505,35 @@ class Store:
         self, flt: TxFilter, *, limit: int, offset: int, oldest_first: bool
     ) -> tuple[list[TxRow], int]:
         """One page of history plus the count of every matching row."""
+        rows, total = self._page(TX_COLUMNS, flt, limit, offset, oldest_first)
+        return [TxRow(*r) for r in rows], total
+
+    def list_tx_refs(
+        self, flt: TxFilter, *, limit: int, offset: int, oldest_first: bool
+    ) -> tuple[list[TxRef], int]:
+        """Like list_transactions but only (id, status, user_pk): a tenth of the cost per row."""
+        rows, total = self._page(TX_REF_COLUMNS, flt, limit, offset, oldest_first)
+        return [(r[0], r[1], r[2]) for r in rows], total
+
+    def txs_by_id(self, ids: Sequence[int]) -> dict[int, TxRow]:
+        """Full rows for the given ids (those that exist)."""
+        out: dict[int, TxRow] = {}
+        with self.lock:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for row in self.conn.execute(
+                    f"SELECT {TX_COLUMNS} FROM transactions WHERE id IN ({marks})", chunk
+                ):
+                    out[row[0]] = TxRow(*row)
+        return out
+
+    def _page(
+        self, columns: str, flt: TxFilter, limit: int, offset: int, oldest_first: bool
+    ) -> tuple[list[Any], int]:
         with self.lock:
             if flt.is_empty():
-                return self._page_unfiltered(limit, offset, oldest_first)
+                return self._page_unfiltered(columns, limit, offset, oldest_first)
             where: list[str] = []
             args: list[Any] = []
             if flt.user_pk is not None:
@@ -515,24 +561,26 @@ class Store:
             total = self.conn.execute(f"SELECT COUNT(*) FROM transactions WHERE {clause}", args).fetchone()[0]
             order = "ASC" if oldest_first else "DESC"
             rows = self.conn.execute(
-                f"SELECT {TX_COLUMNS} FROM transactions WHERE {clause} ORDER BY id {order} LIMIT ? OFFSET ?",
+                f"SELECT {columns} FROM transactions WHERE {clause} ORDER BY id {order} LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
-        return [TxRow(*r) for r in rows], int(total)
+        return rows, int(total)
 
-    def _page_unfiltered(self, limit: int, offset: int, oldest_first: bool) -> tuple[list[TxRow], int]:
+    def _page_unfiltered(
+        self, columns: str, limit: int, offset: int, oldest_first: bool
+    ) -> tuple[list[Any], int]:
         """Dense ids turn OFFSET into an index seek, so deep pages cost what the first does."""
         total = self.next_tx_id - self.min_tx_id
         if offset >= total:
             return [], total
         if oldest_first:
             rows = self.conn.execute(
-                f"SELECT {TX_COLUMNS} FROM transactions WHERE id >= ? ORDER BY id ASC LIMIT ?",
+                f"SELECT {columns} FROM transactions WHERE id >= ? ORDER BY id ASC LIMIT ?",
                 (self.min_tx_id + offset, limit),
             ).fetchall()
         else:
             rows = self.conn.execute(
-                f"SELECT {TX_COLUMNS} FROM transactions WHERE id <= ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {columns} FROM transactions WHERE id <= ? ORDER BY id DESC LIMIT ?",
                 (self.next_tx_id - 1 - offset, limit),
             ).fetchall()
-        return [TxRow(*r) for r in rows], total
+        return rows, total
