@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,13 @@ from qiibee_conformance.mock.faults import FAULTS
 from qiibee_conformance.mock.variants import VARIANTS
 from tests.conftest import MockApi
 
-ARCHITECTURE_FAULTS = 42
-ARCHITECTURE_VARIANTS = 14
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "ARCHITECTURE.md"
+
+
+def _documented(section: str) -> set[str]:
+    """The switch names in the first column of one of ARCHITECTURE.md's tables."""
+    text = ARCHITECTURE.read_text(encoding="utf-8").split(section, 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z0-9-]+)`", text, flags=re.MULTILINE))
 
 
 @pytest.mark.parametrize("flag", ["--fault", "--variant"])
@@ -46,7 +53,8 @@ def test_list_faults_names_every_switch() -> None:
     proc = subprocess.run([sys.executable, "-m", "qiibee_conformance.mock", "--list-faults"],
                           capture_output=True, text=True, timeout=30, check=True)
     assert all(name in proc.stdout for name in [*FAULTS, *VARIANTS])
-    assert len(FAULTS) == ARCHITECTURE_FAULTS and len(VARIANTS) == ARCHITECTURE_VARIANTS
+    assert set(FAULTS) == _documented("## Mock faults")
+    assert set(VARIANTS) == _documented("## Mock variants")
 
 
 def test_a_bundle_of_faults_each_break_their_rule(start_mock: Any) -> None:
