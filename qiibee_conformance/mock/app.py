@@ -154,9 +154,7 @@ def build_state(config: MockConfig) -> MockState:
         seed_history(store, config.seed_history, pks)
     else:
         store.reschedule_pending(time.time() + config.settle_delay)
-    renderer = Renderer(config)
-    store.tx_changed = renderer.forget_tx  # settled or rolled-back rows leave the row cache
-    return MockState(config=config, store=store, renderer=renderer)
+    return MockState(config=config, store=store, renderer=Renderer(config))
 
 
 def create_app(config: MockConfig, state: MockState | None = None) -> Starlette:

@@ -7,12 +7,14 @@ it), microseconds under zoned-times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from qiibee_conformance.mock.catalogue import EVENT_TYPES
 from qiibee_conformance.mock.state import MockState, state_of
-from qiibee_conformance.mock.store import TxFilter, TxRef
+from qiibee_conformance.mock.store import TxFilter
 from qiibee_conformance.mock.validation import DIGITS_RE, ApiError, list_param, page, time_us
 
 SECOND = 1_000_000
@@ -72,30 +74,35 @@ async def list_transactions(request: Request) -> Response:
             flt.token_matches_to = st.variant("token-filter-both")
     _time_window(st, flt, time_us(q.get("from_time"), "from_time"), time_us(q.get("to_time"), "to_time"))
     query_offset = offset + 1 if offset and st.fault("history-offset-skip") else offset
-    refs, total = st.store.list_tx_refs(
-        flt, limit=limit, offset=query_offset, oldest_first=st.fault("history-oldest-first")
-    )
-    if st.fault("history-total-page"):
-        total = len(refs)
-    fields = {"limit": limit, "offset": offset, "total_tx_count": total}
-    return st.raw(st.renderer.page_bytes(fields, "transactions", _rows(st, refs)))
-
-
-def _rows(st: MockState, refs: list[TxRef]) -> list[bytes]:
-    """Rendered rows in page order: cached ones as they are, the rest read in full and cached."""
+    oldest_first = st.fault("history-oldest-first")
     renderer = st.renderer
-    items = [renderer.cached_tx(ref) for ref in refs]
-    missing = [ref[0] for ref, item in zip(refs, items, strict=True) if item is None]
+    ids: Sequence[int]
+    if flt.is_empty():
+        ids, total = st.store.unfiltered_ids(limit=limit, offset=query_offset, oldest_first=oldest_first)
+        items = renderer.cached_ids(ids)
+    else:
+        refs, total = st.store.list_tx_refs(flt, limit=limit, offset=query_offset, oldest_first=oldest_first)
+        ids = [ref[0] for ref in refs]
+        items = renderer.cached_refs(refs)
+    if st.fault("history-total-page"):
+        total = len(ids)
+    fields = {"limit": limit, "offset": offset, "total_tx_count": total}
+    return st.raw(renderer.page_bytes(fields, "transactions", _fill(st, ids, items)))
+
+
+def _fill(st: MockState, ids: Sequence[int], items: list[bytes | None]) -> list[bytes]:
+    """The page's rows in order: cache hits as they are, misses read in full, rendered and cached."""
+    missing = [tx_id for tx_id, item in zip(ids, items, strict=True) if item is None]
     if not missing:
         return [item for item in items if item is not None]
-    store = st.store
-    with store.lock:  # rows and users read in one step, so status and user match the refs
+    store, renderer = st.store, st.renderer
+    with store.lock:  # rows and their users read in one step
         rows = store.txs_by_id(missing)
         users = store.users_by_pk(sorted({r.user_pk for r in rows.values()}))
     out: list[bytes] = []
-    for ref, item in zip(refs, items, strict=True):
+    for tx_id, item in zip(ids, items, strict=True):
         if item is None:
-            row = rows[ref[0]]
+            row = rows[tx_id]
             out.append(renderer.cache_tx(row, users[row.user_pk]))
         else:
             out.append(item)

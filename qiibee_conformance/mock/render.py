@@ -6,6 +6,9 @@ and each whole history row is kept as UTF-8 bytes in a bounded LRU cache. A
 row's text changes only when its status changes (settlement: the store reports
 the id, and the cached status is checked on every read) or when its user is
 updated (``forget_user`` bumps the user's generation, which stale entries carry).
+Every write to a row reaches ``forget_tx`` through the store's ``tx_changed``
+hook, so an entry whose user is current may be served by id alone (the
+unfiltered page, whose ids follow from the dense id range without a query).
 Variants are fixed per process, so one per-process cache is safe.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +28,7 @@ from qiibee_conformance.mock.store import TxRef, TxRow, UserRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EXTRA_KEY = "x_mock_undocumented"
-ROW_CACHE_ROWS = 100_000  # a whole benchmark history; ~1.3 KB each, so at most ~130 MB
+ROW_CACHE_ROWS = 100_000  # a whole benchmark history: ~1.2 KB a row, ~120 MB once every row was read
 
 
 def tx_hash(tx_id: int) -> str:
@@ -49,8 +53,8 @@ class Renderer:
         self._brand_json: dict[str, str] = {}
         self._user_json: dict[int, str] = {}
         self._user_gen: dict[int, int] = {}
-        # tx id -> (status, user generation, rendered row)
-        self._rows: OrderedDict[int, tuple[str, int, bytes]] = OrderedDict()
+        # tx id -> (status, user pk, user generation, rendered row)
+        self._rows: OrderedDict[int, tuple[str, int, int, bytes]] = OrderedDict()
         self.row_cache_rows = ROW_CACHE_ROWS
 
     # ---- small objects ----------------------------------------------------
@@ -178,20 +182,37 @@ class Renderer:
             parts.append(f'"{EXTRA_KEY}":"extra-fields variant"')
         return ",".join(parts) + "}"
 
-    def cached_tx(self, ref: TxRef) -> bytes | None:
-        """The cached row if it is still current (same status, user not updated since)."""
-        tx_id, status, user_pk = ref
-        hit = self._rows.get(tx_id)
-        if hit is None or hit[0] != status or hit[1] != self._user_gen.get(user_pk, 0):
-            return None
-        self._rows.move_to_end(tx_id)
-        return hit[2]
+    def cached_refs(self, refs: list[TxRef]) -> list[bytes | None]:
+        """Cached rows still current for the refs (same status, user not updated), else None."""
+        rows, gens = self._rows, self._user_gen
+        out: list[bytes | None] = []
+        for tx_id, status, user_pk in refs:
+            hit = rows.get(tx_id)
+            if hit is not None and hit[0] == status and hit[2] == gens.get(user_pk, 0):
+                rows.move_to_end(tx_id)
+                out.append(hit[3])
+            else:
+                out.append(None)
+        return out
+
+    def cached_ids(self, ids: Sequence[int]) -> list[bytes | None]:
+        """Cached rows by id alone: valid because every row write calls ``forget_tx``."""
+        rows, gens = self._rows, self._user_gen
+        out: list[bytes | None] = []
+        for tx_id in ids:
+            hit = rows.get(tx_id)
+            if hit is not None and hit[2] == gens.get(hit[1], 0):
+                rows.move_to_end(tx_id)
+                out.append(hit[3])
+            else:
+                out.append(None)
+        return out
 
     def cache_tx(self, row: TxRow, user: UserRow) -> bytes:
         """Render a row and keep it, evicting the least recently read beyond the bound."""
         text = self.tx_json(row, user).encode()
         rows = self._rows
-        rows[row.id] = (row.status, self._user_gen.get(user.pk, 0), text)
+        rows[row.id] = (row.status, user.pk, self._user_gen.get(user.pk, 0), text)
         rows.move_to_end(row.id)
         while len(rows) > self.row_cache_rows:
             rows.popitem(last=False)

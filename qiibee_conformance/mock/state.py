@@ -26,6 +26,10 @@ class MockState:
     renderer: Renderer
     stored_rates: dict[tuple[int, int], Fraction] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # the renderer serves cached history rows by id, so it must hear of every row write
+        self.store.tx_changed = self.renderer.forget_tx
+
     def fault(self, name: str) -> bool:
         return self.config.fault(name)
 

@@ -501,19 +501,25 @@ class Store:
             ).fetchone()
         return TxRow(*row) if row else None
 
-    def list_transactions(
-        self, flt: TxFilter, *, limit: int, offset: int, oldest_first: bool
-    ) -> tuple[list[TxRow], int]:
-        """One page of history plus the count of every matching row."""
-        rows, total = self._page(TX_COLUMNS, flt, limit, offset, oldest_first)
-        return [TxRow(*r) for r in rows], total
-
     def list_tx_refs(
         self, flt: TxFilter, *, limit: int, offset: int, oldest_first: bool
     ) -> tuple[list[TxRef], int]:
-        """Like list_transactions but only (id, status, user_pk): a tenth of the cost per row."""
-        rows, total = self._page(TX_REF_COLUMNS, flt, limit, offset, oldest_first)
+        """One page of history plus the count of every matching row; only (id, status, user_pk)
+        per row, a tenth of the cost of full rows, which the caller reads for cache misses only."""
+        rows, total = self._page(flt, limit, offset, oldest_first)
         return [(r[0], r[1], r[2]) for r in rows], total
+
+    def unfiltered_ids(self, *, limit: int, offset: int, oldest_first: bool) -> tuple[range, int]:
+        """The ids of an unfiltered page and the total, from the dense id range alone (no query)."""
+        with self.lock:
+            first, end = self.min_tx_id, self.next_tx_id
+        total = end - first
+        if offset >= total:
+            return range(0), total
+        if oldest_first:
+            return range(first + offset, min(first + offset + limit, end)), total
+        top = end - 1 - offset
+        return range(top, max(top - limit, first - 1), -1), total
 
     def txs_by_id(self, ids: Sequence[int]) -> dict[int, TxRow]:
         """Full rows for the given ids (those that exist)."""
@@ -528,12 +534,10 @@ class Store:
                     out[row[0]] = TxRow(*row)
         return out
 
-    def _page(
-        self, columns: str, flt: TxFilter, limit: int, offset: int, oldest_first: bool
-    ) -> tuple[list[Any], int]:
+    def _page(self, flt: TxFilter, limit: int, offset: int, oldest_first: bool) -> tuple[list[Any], int]:
         with self.lock:
             if flt.is_empty():
-                return self._page_unfiltered(columns, limit, offset, oldest_first)
+                return self._page_unfiltered(limit, offset, oldest_first)
             where: list[str] = []
             args: list[Any] = []
             if flt.user_pk is not None:
@@ -561,26 +565,25 @@ class Store:
             total = self.conn.execute(f"SELECT COUNT(*) FROM transactions WHERE {clause}", args).fetchone()[0]
             order = "ASC" if oldest_first else "DESC"
             rows = self.conn.execute(
-                f"SELECT {columns} FROM transactions WHERE {clause} ORDER BY id {order} LIMIT ? OFFSET ?",
+                f"SELECT {TX_REF_COLUMNS} FROM transactions WHERE {clause}"
+                f" ORDER BY id {order} LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
         return rows, int(total)
 
-    def _page_unfiltered(
-        self, columns: str, limit: int, offset: int, oldest_first: bool
-    ) -> tuple[list[Any], int]:
+    def _page_unfiltered(self, limit: int, offset: int, oldest_first: bool) -> tuple[list[Any], int]:
         """Dense ids turn OFFSET into an index seek, so deep pages cost what the first does."""
         total = self.next_tx_id - self.min_tx_id
         if offset >= total:
             return [], total
         if oldest_first:
             rows = self.conn.execute(
-                f"SELECT {columns} FROM transactions WHERE id >= ? ORDER BY id ASC LIMIT ?",
+                f"SELECT {TX_REF_COLUMNS} FROM transactions WHERE id >= ? ORDER BY id ASC LIMIT ?",
                 (self.min_tx_id + offset, limit),
             ).fetchall()
         else:
             rows = self.conn.execute(
-                f"SELECT {columns} FROM transactions WHERE id <= ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {TX_REF_COLUMNS} FROM transactions WHERE id <= ? ORDER BY id DESC LIMIT ?",
                 (self.next_tx_id - 1 - offset, limit),
             ).fetchall()
         return rows, total
