@@ -140,6 +140,14 @@ class SchemathesisRun:
     summary: str = ""
 
 
+BASELINE_EXCLUDED_CHECKS = (
+    "positive_data_acceptance",
+    "unsupported_method",
+    "missing_required_header",
+    "allow_header_conformance",
+)
+
+
 def run_schemathesis(binary: Path, workdir: Path, index: int) -> SchemathesisRun:
     """One plain ``schemathesis run`` against a fresh embedded mock; timed around schemathesis only."""
     config = workdir / "schemathesis.toml"
@@ -150,6 +158,10 @@ def run_schemathesis(binary: Path, workdir: Path, index: int) -> SchemathesisRun
         cmd = [
             str(binary), "--config-file", str(config), "--no-color", "run", str(spec_path()),
             "--url", mock.base_url, "--max-examples", str(MAX_EXAMPLES),
+            # the checks certify leaves out because they demand what the documents never
+            # promise (openapi/DECISIONS.md D39); otherwise schemathesis stops fuzzing an
+            # operation at its first (false) failure and does less work than certify
+            "--exclude-checks", ",".join(BASELINE_EXCLUDED_CHECKS),
             "--report", "har", "--report-har-path", str(har),
         ]
         env = {**clean_env(), "QC_BENCH_KEY": mock.api_key}

@@ -93,51 +93,58 @@ def _command(kind: str, base_url: str, users: int, seconds: int, stats: Path) ->
     ]  # fmt: skip
 
 
-def measure_pair(
-    base_url: str, api_key: str, plan: Path, total: int, users: int, seconds: int, warmup: int
-) -> tuple[Measurement, Measurement]:
-    """Run bare and history at the same time, so that both see the same server and machine load."""
+def measure(
+    kind: str, base_url: str, api_key: str, plan: Path, total: int, users: int, seconds: int, warmup: int
+) -> Measurement:
+    """One Locust process of ``kind`` alone against the mock; requests/s and CPU over the window."""
     import psutil
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "QIIBEE_"))}
     # The history run reads a plan prepared beforehand, so that no setup falls into the window.
     env.update(QIIBEE_API_KEY=api_key, QIIBEE_LOAD_PLAN=str(plan), BENCH_TOTAL=str(total))
-    kinds = ("bare", "history")
     with tempfile.TemporaryDirectory() as tmp:
-        stats = {kind: Path(tmp) / kind for kind in kinds}
-        procs = {
-            kind: subprocess.Popen(
-                _command(kind, base_url, users, seconds, stats[kind]),
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for kind in kinds
-        }
-        watched = {kind: psutil.Process(proc.pid) for kind, proc in procs.items()}
+        stats = Path(tmp) / kind
+        proc = subprocess.Popen(
+            _command(kind, base_url, users, seconds, stats),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        watched = psutil.Process(proc.pid)
         time.sleep(warmup)
-        t1 = time.time()
-        c1 = {kind: sum(w.cpu_times()[:2]) for kind, w in watched.items()}
+        t1, c1 = time.time(), sum(watched.cpu_times()[:2])
         time.sleep(max(1, seconds - warmup - 1))
-        t2 = time.time()
-        c2 = {kind: sum(w.cpu_times()[:2]) for kind, w in watched.items()}
-        results: list[Measurement] = []
-        for kind, proc in procs.items():
-            _, err = proc.communicate(timeout=seconds + 60)
-            path = stats[kind].with_suffix(".json")
-            if proc.returncode != 0 or not path.exists():
-                raise SystemExit(
-                    f"bench: the {kind} Locust run failed (exit {proc.returncode}): {err[-500:]}"
-                )
-            per_second: dict[int, int] = {}
-            for entry in json.loads(path.read_text()):
-                for second, count in entry["num_reqs_per_sec"].items():
-                    per_second[int(second)] = per_second.get(int(second), 0) + int(count)
-            window = range(math.ceil(t1), math.floor(t2))
-            requests = sum(per_second.get(s, 0) for s in window)
-            results.append(Measurement(kind, requests, len(window), (c2[kind] - c1[kind]) / (t2 - t1)))
-    return results[0], results[1]
+        t2, c2 = time.time(), sum(watched.cpu_times()[:2])
+        _, err = proc.communicate(timeout=seconds + 60)
+        path = stats.with_suffix(".json")
+        if proc.returncode != 0 or not path.exists():
+            raise SystemExit(f"bench: the {kind} Locust run failed (exit {proc.returncode}): {err[-500:]}")
+        per_second: dict[int, int] = {}
+        for entry in json.loads(path.read_text()):
+            if entry["num_failures"]:
+                raise SystemExit(f"bench: the {kind} run had {entry['num_failures']} failed requests")
+            for second, count in entry["num_reqs_per_sec"].items():
+                per_second[int(second)] = per_second.get(int(second), 0) + int(count)
+    window = range(math.ceil(t1), math.floor(t2))
+    requests = sum(per_second.get(s, 0) for s in window)
+    return Measurement(kind, requests, len(window), (c2 - c1) / (t2 - t1))
+
+
+def measure_pair(
+    base_url: str, api_key: str, plan: Path, total: int, users: int, seconds: int, warmup: int, index: int
+) -> tuple[Measurement, Measurement]:
+    """Bare and history one after the other against the same mock, each alone on the machine.
+
+    Run side by side they would compete for the one mock process and the same CPUs, and
+    the run that spends more time on its own side loses its share of the server as well:
+    that measures the contention, not the scenario's overhead. Sequential runs give each
+    the same server to itself; the order alternates from round to round (bare first in
+    odd rounds, history first in even ones) so that a drift in machine load hits both.
+    """
+    kinds = ("bare", "history") if index % 2 == 0 else ("history", "bare")
+    done = {k: measure(k, base_url, api_key, plan, total, users, seconds, warmup) for k in kinds}
+    return done["bare"], done["history"]
 
 
 def prepare(base_url: str, api_key: str, directory: Path) -> tuple[Path, int]:
@@ -218,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seed-history", type=int, default=2000)
     parser.add_argument("--write-readme", action="store_true")
     parser.add_argument("--fail-on-miss", action="store_true")
@@ -234,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         plan, total = prepare(mock.base_url, mock.api_key, Path(tmp))
         for index in range(args.rounds):
             pair = measure_pair(
-                mock.base_url, mock.api_key, plan, total, args.users, args.seconds, args.warmup
+                mock.base_url, mock.api_key, plan, total, args.users, args.seconds, args.warmup, index
             )
             rounds.append(pair)
             for m in pair:

@@ -5,6 +5,9 @@
 - A failing test that attached no evidence of its own gets the last exchanges
   its ``api_client`` made during the test, or else the last requests
   schemathesis sent for it, so every finding can be reproduced.
+- The business checks run last in the report but ahead in time: from the first
+  contract test on, a background thread works through the selected checks while
+  schemathesis fuzzes in the main thread (see qiibee_conformance.checks.ahead).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -20,12 +23,16 @@ import schemathesis
 
 from qiibee_conformance.certify.plugin import REDACTOR_KEY
 from qiibee_conformance.certify.stats import STATS
+from qiibee_conformance.checks import CheckContext
+from qiibee_conformance.checks.ahead import ChecksAhead
 from qiibee_conformance.client import ApiClient, Exchange
 from qiibee_conformance.redact import Redactor
 
 EVIDENCE = "evidence"
 _DEFAULT_EVIDENCE_EXCHANGES = 6
 _REQUESTS_BEFORE_CALL = pytest.StashKey[int]()
+
+BUSINESS_FILE = "test_business.py"
 
 _recent_schema_calls: deque[Exchange] = deque(maxlen=_DEFAULT_EVIDENCE_EXCHANGES)
 _recent_lock = threading.Lock()
@@ -117,3 +124,27 @@ def _client_exchanges(item: pytest.Item) -> list[Exchange]:
     if made <= 0:
         return []
     return list(client.exchanges)[-min(made, _DEFAULT_EVIDENCE_EXCHANGES) :]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Business tests last: by the time they run, their checks have run ahead."""
+    items.sort(key=lambda item: item.path.name == BUSINESS_FILE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def business_checks_ahead(request: pytest.FixtureRequest) -> Iterator[ChecksAhead | None]:
+    """Start the selected business checks on a background thread at the first contract test."""
+    selected = [
+        item.callspec.params["business_check"]
+        for item in request.session.items
+        if item.path.name == BUSINESS_FILE and hasattr(item, "callspec")
+    ]
+    if not selected:
+        yield None
+        return
+    ctx = CheckContext(request.getfixturevalue("qiibee_settings"), request.getfixturevalue("api_client"))
+    ahead = ChecksAhead(ctx, selected)
+    try:
+        yield ahead
+    finally:
+        ahead.close()

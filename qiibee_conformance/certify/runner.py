@@ -186,7 +186,9 @@ class Collector:
             record.message = self._skip_reason(report)
         # Every phase's report repeats the item's properties; the teardown report has them all.
         for name, value in report.user_properties if report.when == "teardown" and not subtest else ():
-            if name == "evidence":
+            if name == "check_seconds" and isinstance(value, int | float):
+                record.duration = float(value)  # a business check that ran ahead of its test
+            elif name == "evidence":
                 try:
                     record.evidence.extend(self._evidence(value))
                 except Exception as err:  # a malformed entry must not abort the whole run
