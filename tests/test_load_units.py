@@ -9,6 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -210,6 +211,29 @@ def test_types_are_sent_as_a_list() -> None:
         ("types[]", "credit_points"),
         ("token_id", "7"),
     ]
+
+
+
+def test_walk_path_is_the_encoded_query() -> None:
+    filters = Filters(user="a b+c&d", types=("exchange",), token=7, from_time="2025-01-01T00:00:00+01:00")
+    for walk in (Walk(Filters(), limit=100, frozen=False), Walk(filters, limit=25, frozen=True, offset=50)):
+        assert walk.path() == "/transactions?" + urlencode(walk.filters.query(walk.limit, walk.offset))
+
+
+@pytest.mark.parametrize("repeat", [1, 2])  # the second pass reads the remembered times
+def test_row_times_compare_across_forms(repeat: int) -> None:
+    rows = [
+        _row(1, "2025-01-01T01:00:09+01:00"),  # 00:00:09Z
+        _row(2, " 2025-01-01T00:00:08z "),
+        _row(3, "2025-01-01T00:00:07"),
+        _row(4, "not a time"),
+        _row(5, "2025-01-01T00:00:06.5Z"),
+    ]
+    for _ in range(repeat):
+        assert check_page(Walk(Filters(), limit=5, frozen=False), 200, _page(rows, 5)) == []
+    late = [*rows, _row(6, "2025-01-01T02:00:08+01:00")]  # 01:00:08Z, after 00:00:06.5Z
+    problems = check_page(Walk(Filters(), limit=6, frozen=False), 200, _page(late, 6))
+    assert [p.rule for p in problems] == ["HIS-01"]
 
 
 # Ledger and acceptances ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qiibee_conformance.client import ApiClient
-from qiibee_conformance.discovery import Catalogue, Pair, create_user, discover, parse_rate
+from qiibee_conformance.discovery import Catalogue, Pair, create_user, credit, discover, parse_rate
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.loadtest.ledger import ACCEPT, LedgerWriter
 from qiibee_conformance.reconcile import row_token_id, row_type, row_user_auth_id
@@ -121,17 +121,7 @@ def credit_recorded(
 ) -> int:
     """credit_points, written to the ledger like any credit of the run."""
     attempt = ledger.attempt("credit_points", auth_id, token_id, amount, expect=ACCEPT) if ledger else None
-    response = client.post(
-        "/transactions",
-        {
-            "transaction": {
-                "type": "credit_points",
-                "user_auth_id": auth_id,
-                "token_id": token_id,
-                "amount": amount,
-            }
-        },
-    )
+    response = credit(client, auth_id, token_id, amount)
     if ledger is not None and attempt is not None:
         data = response.data()
         tx = data.get("id") if isinstance(data, dict) else None
