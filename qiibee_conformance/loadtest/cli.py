@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--settle-timeout", type=float, default=30.0, help="seconds an accepted exchange may stay pending"
     )
     parser.add_argument(
-        "--seed-history", type=int, default=2000, help="transactions seeded into the embedded mock"
+        "--seed-history", type=int, default=20000, help="transactions seeded into the embedded mock"
     )
     parser.add_argument("--think-time", type=float, default=0.1, help="maximum pause between tasks, seconds")
 
