@@ -213,7 +213,6 @@ def test_types_are_sent_as_a_list() -> None:
     ]
 
 
-
 def test_walk_path_is_the_encoded_query() -> None:
     filters = Filters(user="a b+c&d", types=("exchange",), token=7, from_time="2025-01-01T00:00:00+01:00")
     for walk in (Walk(Filters(), limit=100, frozen=False), Walk(filters, limit=25, frozen=True, offset=50)):
