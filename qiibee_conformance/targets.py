@@ -9,11 +9,18 @@ non-production environment pass by default.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from qiibee_conformance.errors import RunError
 
-SANDBOX_MARKERS: tuple[str, ...] = ("sandbox", "staging", "test", "localhost", "mock", "dev")
+SANDBOX_MARKERS: tuple[str, ...] = (
+    "sandbox", "staging", "stage", "test", "testing", "qa", "uat", "localhost", "mock", "dev",
+)
+# A marker counts as a whole name part (between dots or dashes, digits allowed after it):
+# "api-sandbox.example.com" and "dev2.example.com" pass, "latest.example.com" and
+# "devices.example.com" do not.
+_MARKER_RE = re.compile(rf"(?:^|[.-])(?:{'|'.join(SANDBOX_MARKERS)})[0-9]*(?:$|[.-])")
 
 
 def validate_url(url: str) -> str:
@@ -46,8 +53,7 @@ def is_loopback(host: str) -> bool:
 
 
 def is_sandbox_like(host: str) -> bool:
-    lowered = host.lower()
-    return any(marker in lowered for marker in SANDBOX_MARKERS)
+    return _MARKER_RE.search(host.lower()) is not None
 
 
 def ensure_safe_target(url: str, *, allow_any: bool) -> None:
@@ -57,6 +63,6 @@ def ensure_safe_target(url: str, *, allow_any: bool) -> None:
         return
     raise RunError(
         f"refusing to run against {host!r}: it is neither loopback nor a sandbox-like host "
-        f"(name containing one of {', '.join(SANDBOX_MARKERS)}); this run writes data and spends "
+        f"(a name part such as {', '.join(SANDBOX_MARKERS)}); this run writes data and spends "
         "points, pass --allow-non-sandbox if that is really intended"
     )

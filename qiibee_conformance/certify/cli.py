@@ -36,8 +36,9 @@ Config file (--config FILE, TOML, every key optional; see contracts/qiibee.examp
 
 Safety:
   Certification creates users, credits points and exchanges them. A target whose
-  host is neither loopback nor sandbox-like (a name containing sandbox, staging,
-  test, localhost, mock or dev) is refused unless --allow-non-sandbox is given.
+  host is neither loopback nor sandbox-like (a host name part such as sandbox,
+  staging, test, qa, uat, mock or dev, e.g. api-sandbox.example.com) is refused
+  unless --allow-non-sandbox is given.
   Everything the run creates carries its run id (printed at the start).
 
 Groups (--only): {groups}
