@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _report import table, verdict
+
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.paths import spec_path
@@ -185,19 +187,6 @@ def run_schemathesis(binary: Path, workdir: Path, index: int) -> SchemathesisRun
 
 
 # ---- report ------------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def table(rows: list[tuple[str, str, str, str]]) -> str:
-    header = ("measure", "figure", "target", "result")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = "+".join("-" * (w + 2) for w in widths)
-    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), line]
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
 
 
 def summarize(certs: list[CertifyRun], sts: list[SchemathesisRun]) -> tuple[str, dict[str, Any], bool]:

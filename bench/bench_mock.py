@@ -40,6 +40,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from _report import table, verdict
+
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.discovery import Catalogue, Pair, create_user, credit, discover
 from qiibee_conformance.embedded import EmbeddedMock, free_port
@@ -564,19 +566,6 @@ def bench_exchanges(
 
 
 # ---- report ------------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def table(rows: list[tuple[str, str, str, str]]) -> str:
-    header = ("measure", "figure", "target", "result")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = "+".join("-" * (w + 2) for w in widths)
-    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), line]
-    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
 
 
 def summarize(
