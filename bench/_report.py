@@ -1,6 +1,10 @@
-"""The figures table every bench script prints (imported by the scripts beside it)."""
+"""What every bench script prints: the machine and a figures table (imported by the scripts beside it)."""
 
 from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
 
 
 def verdict(ok: bool) -> str:
@@ -14,3 +18,18 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
     out = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), line]
     out += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(out)
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on (they mean nothing without it)."""
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    cpus = str(os.cpu_count() or 0)
+    return {"nproc": cpus, "cpu": model, "python": platform.python_version(), "loadavg": load}

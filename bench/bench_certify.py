@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _report import table, verdict
+from _report import machine, table, verdict
 
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.errors import RunError
@@ -56,21 +55,6 @@ def log(message: str) -> None:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
-
-
-def machine() -> dict[str, str]:
-    """What the figures were measured on (they mean nothing without it)."""
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    cpus = str(os.cpu_count() or 0)
-    return {"nproc": cpus, "cpu": model, "python": platform.python_version(), "loadavg": load}
 
 
 def tool(name: str) -> Path:

@@ -24,7 +24,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -40,7 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from _report import table, verdict
+from _report import machine, table, verdict
 
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.discovery import Catalogue, Pair, create_user, credit, discover
@@ -152,21 +151,6 @@ def ratio(numerator: float, denominator: float) -> float:
 
 def log(message: str) -> None:
     print(f"[bench_mock] {message}", flush=True)
-
-
-def machine() -> dict[str, str]:
-    """What the figures were measured on (they mean nothing without it)."""
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    cpus = str(os.cpu_count() or 0)
-    return {"nproc": cpus, "cpu": model, "python": platform.python_version(), "loadavg": load}
 
 
 def preflight() -> tuple[str, Path]:

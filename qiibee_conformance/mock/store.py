@@ -226,17 +226,18 @@ class Store:
             ).fetchone()
         return UserRow(*row) if row else None
 
-    def users_by_pk(self, pks: Sequence[int]) -> dict[int, UserRow]:
-        out: dict[int, UserRow] = {}
+    def _rows_in(self, select: str, keys: Sequence[int]) -> list[tuple[Any, ...]]:
+        """``select`` (ending in ``IN``) for ``keys``, in chunks under SQLite's variable limit."""
+        rows: list[tuple[Any, ...]] = []
         with self.lock:
-            for start in range(0, len(pks), 500):
-                chunk = list(pks[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                for row in self.conn.execute(
-                    f"SELECT {USER_COLUMNS} FROM users WHERE pk IN ({marks})", chunk
-                ):
-                    out[row[0]] = UserRow(*row)
-        return out
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                rows += self.conn.execute(f"{select} ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
+
+    def users_by_pk(self, pks: Sequence[int]) -> dict[int, UserRow]:
+        rows = self._rows_in(f"SELECT {USER_COLUMNS} FROM users WHERE pk IN", pks)
+        return {row[0]: UserRow(*row) for row in rows}
 
     def email_taken(self, email: str) -> bool:
         with self.lock:
@@ -523,16 +524,8 @@ class Store:
 
     def txs_by_id(self, ids: Sequence[int]) -> dict[int, TxRow]:
         """Full rows for the given ids (those that exist)."""
-        out: dict[int, TxRow] = {}
-        with self.lock:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                for row in self.conn.execute(
-                    f"SELECT {TX_COLUMNS} FROM transactions WHERE id IN ({marks})", chunk
-                ):
-                    out[row[0]] = TxRow(*row)
-        return out
+        rows = self._rows_in(f"SELECT {TX_COLUMNS} FROM transactions WHERE id IN", ids)
+        return {row[0]: TxRow(*row) for row in rows}
 
     def _page(self, flt: TxFilter, limit: int, offset: int, oldest_first: bool) -> tuple[list[Any], int]:
         with self.lock:
