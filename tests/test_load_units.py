@@ -15,9 +15,11 @@ import pytest
 
 from qiibee_conformance.cli import main
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.loadtest import page_decoding
 from qiibee_conformance.loadtest.common import parse_timespan, selected_scenario
 from qiibee_conformance.loadtest.history_checks import Filters, Walk, check_page
 from qiibee_conformance.loadtest.ledger import ACCEPT, EITHER, REJECT, Attempt, LedgerWriter, read_ledger
+from qiibee_conformance.loadtest.page_decoding import PageMemo, decode_json, decode_page
 from qiibee_conformance.loadtest.profile import spike_stage
 from qiibee_conformance.loadtest.reconciliation import check_acceptances
 from qiibee_conformance.loadtest.slo import (
@@ -235,6 +237,124 @@ def test_row_times_compare_across_forms(repeat: int) -> None:
     assert [p.rule for p in problems] == ["HIS-01"]
 
 
+# History pages decoded to the fields the checks read -----------------------------------
+
+_FULL_ROW: dict[str, Any] = {
+    "id": 7,
+    "amount_received": "161",
+    "points_burned": "46",
+    "loyalty_event_type": "exchange",
+    "status": "success",
+    "inserted_at": "2025-01-01T00:00:07",
+    "token": {"id": 101, "name": "DEMO POINT", "countries": ["AAA"], "metadata": {}},
+    "token_to": {"id": "202", "name": "SKYLINE POINT", "onramp": "0.1"},
+    "user": {"id": "usr_1", "auth_id": "u1", "metadata": {"opts_newsletter": True}},
+    "user_to": None,
+    "brand": {"id": "demo_brand", "locations": [], "brand_config": None},
+    "tx_hash": "0x0b",
+}
+
+
+_DROP = object()  # a _variant() value: the row lacks the field
+
+
+def _variant(**changes: Any) -> dict[str, Any]:
+    row = {**_FULL_ROW, **changes}
+    return {k: v for k, v in row.items() if v is not _DROP}
+
+
+# Every shape a row, a page or a body may take that the narrowed decode declares otherwise.
+_BODIES: list[Any] = [
+    _page([_FULL_ROW, _variant(id=6, inserted_at="2025-01-01T00:00:06")], 9),
+    _page([_variant(token="101", token_id=202), _variant(token=None, token_id="101")], 2),
+    _page([_variant(token=_DROP, token_to=_DROP, token_id=202, token_to_id="101")], 2),
+    _page([_variant(user="u1"), _variant(user=None, user_auth_id="u2"), _variant(user=_DROP)], 3),
+    _page([_variant(user_to={"auth_id": "u1"}, user={"auth_id": "u2"}), _variant(user_to=[1])], 2),
+    _page([_variant(loyalty_event_type=None, type="EXCHANGE"), _variant(id=None), _variant(id="x")], 3),
+    _page([_variant(inserted_at=None), _variant(inserted_at=12), _variant(inserted_at="2026-01-01")], 3),
+    _page([_variant(token={"id": None}), _variant(token={"name": "no id"}), _variant(token=[101])], 3),
+    _page([_FULL_ROW, 5, None], 3),
+    _page([_FULL_ROW] * 3, 3),  # one row three times, and longer than limit=2
+    {"data": {"transactions": [_FULL_ROW], "total_tx_count": True}},
+    {"data": {"transactions": [_FULL_ROW], "total_tx_count": "1"}},
+    {"data": {"transactions": [_FULL_ROW], "total_tx_count": 1.0}},
+    {"data": {"transactions": [_FULL_ROW], "total_tx_count": -1}},
+    {"data": {"transactions": {"0": _FULL_ROW}, "total_tx_count": 1}},
+    {"data": {"total_tx_count": 1}},
+    {"data": None},
+    {"transactions": [_FULL_ROW], "total_tx_count": 1},
+    [],
+    None,
+]
+_RAW: list[bytes] = [b"", b"not json", b'{"data": {"transactions": [', b"\xff\xfe", b'"page"']
+
+
+def _walks() -> list[Walk]:
+    return [
+        Walk(Filters(), limit=2, frozen=False),
+        Walk(Filters(to_time="2025-06-01T00:00:00Z"), limit=2, frozen=True, total=9, seen={"6"}),
+        Walk(Filters(user="u1"), limit=3, frozen=False, last_time=0.0),
+        Walk(Filters(types=("exchange",), token=202), limit=3, frozen=False),
+        Walk(Filters(token=101, from_time="2025-01-01T00:00:06.5Z"), limit=3, frozen=True),
+    ]
+
+
+@pytest.mark.parametrize("content", [json.dumps(b).encode() for b in _BODIES] + _RAW)
+def test_narrowed_page_decode_finds_what_the_full_decode_finds(content: bytes) -> None:
+    for fast, full in zip(_walks(), _walks(), strict=True):
+        problems = check_page(fast, 200, decode_page(content, fast.filters.on_rows))
+        assert problems == check_page(full, 200, decode_json(content)), fast.filters
+        assert fast == full  # the walk advanced the same way
+
+
+def test_a_conforming_page_is_decoded_to_the_fields_the_checks_read() -> None:
+    content = json.dumps(_page([_FULL_ROW], 1)).encode()
+    (plain,) = decode_page(content, on_rows=False)["data"]["transactions"]
+    assert plain == {"id": 7, "inserted_at": "2025-01-01T00:00:07"}
+    (rich,) = decode_page(content, on_rows=True)["data"]["transactions"]
+    assert set(rich) == {"id", "inserted_at", "loyalty_event_type", "token", "token_to", "user", "user_to"}
+    assert rich["token"] == {"id": 101} and rich["user"] == {"auth_id": "u1"}
+
+
+def test_memo_reuses_a_page_only_while_its_url_sends_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decodes: list[bytes | None] = []
+    real = page_decoding.decode_page
+
+    def counting(content: bytes | None, on_rows: bool) -> Any:
+        decodes.append(content)
+        return real(content, on_rows)
+
+    monkeypatch.setattr(page_decoding, "decode_page", counting)
+    memo = PageMemo(max_pages=2)
+    first = json.dumps(_page([_FULL_ROW], 1)).encode()
+    changed = json.dumps(_page([_variant(id=8), _FULL_ROW], 2)).encode()
+    url = "/transactions?limit=2&offset=0"
+    tree = memo.decode(url, first, on_rows=False)
+    assert memo.decode(url, bytes(bytearray(first)), on_rows=False) is tree  # equal bytes, new object
+    assert len(decodes) == 1
+    assert memo.decode(url, changed, on_rows=False)["data"]["total_tx_count"] == 2
+    assert memo.decode(url, first, on_rows=True) is not tree  # other fields read: another decode
+    assert len(decodes) == 3
+    # bounded: a third URL pushes out the one used longest ago
+    memo.decode("/transactions?limit=2&offset=2", first, on_rows=False)
+    memo.decode(url, changed, on_rows=False)
+    assert len(decodes) == 5
+    assert PageMemo(max_pages=0).decode(url, first, on_rows=False) == real(first, False)
+    assert len(decodes) == 6
+
+
+@pytest.mark.parametrize("content", [json.dumps(b).encode() for b in _BODIES[:10]])
+def test_checks_only_read_the_decoded_page(content: bytes) -> None:
+    """The memo hands one tree to every walk: a check that changed it would change the next verdict."""
+    for walk in _walks():
+        tree = decode_page(content, walk.filters.on_rows)
+        before = json.dumps(tree, sort_keys=True)
+        check_page(walk, 200, tree)
+        assert json.dumps(tree, sort_keys=True) == before
+
+
 # Ledger and acceptances ----------------------------------------------------------------
 
 
@@ -357,6 +477,22 @@ def test_parent_side_never_imports_locust() -> None:
         "import qiibee_conformance.cli, qiibee_conformance.loadtest.cli, qiibee_conformance.loadtest.runner\n"
         "qiibee_conformance.cli.build_parser()\n"
         "assert 'locust' not in sys.modules and 'gevent' not in sys.modules, 'locust imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_locust_users_read_the_socket_in_large_blocks() -> None:
+    """The block size goes through geventhttpclient's pool arguments: fail loudly if they move."""
+    code = (
+        "from locust.env import Environment\n"
+        "from qiibee_conformance.loadtest.users import HistoryUser\n"
+        "HistoryUser.host = 'http://127.0.0.1:9'\n"
+        "user = HistoryUser(Environment(user_classes=[HistoryUser]))\n"
+        "client = user.client.client.clientpool.get_client('http://127.0.0.1:9/')\n"
+        "assert client.block_size == HistoryUser.receive_block_size == 65536, client.block_size\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False

@@ -18,6 +18,7 @@ from qiibee_conformance.client import ApiClient
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.loadtest.common import ENV_API_KEY, ENV_LEDGER_DIR, ENV_PLAN
 from qiibee_conformance.loadtest.ledger import LedgerWriter
+from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES, PageMemo
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
@@ -46,6 +47,7 @@ class RunContext:
     think_time: float
     history_filters: bool
     redactor: Redactor
+    pages: PageMemo = field(default_factory=PageMemo)
     drain: DrainTarget | None = None
     drain_creating: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,6 +100,7 @@ def build_context(host: str, options: Any) -> RunContext:
         think_time=float(_option(options, "think_time", 0.1)),
         history_filters=_option(options, "history_filters", "random") != "none",
         redactor=redactor,
+        pages=PageMemo(int(_option(options, "page_memo", DEFAULT_MEMO_PAGES))),
     )
 
 

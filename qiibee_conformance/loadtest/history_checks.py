@@ -106,6 +106,11 @@ class Filters:
             pairs.append(("to_time", self.to_time))
         return pairs
 
+    @property
+    def on_rows(self) -> bool:
+        """Whether the checks read each row's user, type or token (not only its time)."""
+        return self.user is not None or bool(self.types) or self.token is not None
+
     @cached_property
     def encoded(self) -> str:
         """The filter part of the query string, ``&``-prefixed (empty without filters)."""
@@ -124,6 +129,9 @@ class Problem:
     detail: str = ""
 
 
+_OUTSIDE_WINDOW = Problem("HIS-08", "from_time/to_time filter let through a row outside the window")
+
+
 @dataclass
 class Walk:
     filters: Filters
@@ -140,9 +148,8 @@ class Walk:
         return f"/transactions?limit={self.limit}&offset={self.offset}{self.filters.encoded}"
 
 
-def _row_problems(
-    walk: Walk, row: dict[str, Any], moment: float | None, window: tuple[float | None, float | None]
-) -> list[Problem]:
+def _row_problems(walk: Walk, row: dict[str, Any]) -> list[Problem]:
+    """The user, type and token filters on one row."""
     found: list[Problem] = []
     f = walk.filters
     if f.user is not None:
@@ -156,9 +163,6 @@ def _row_problems(
         found.append(Problem("HIS-06", "types filter let through a row of another type"))
     if f.token is not None and f.token not in (row_token_id(row, "token"), row_token_id(row, "token_to")):
         found.append(Problem("HIS-07", "token_id filter let through a row without that token"))
-    low, high = window
-    if moment is not None and ((low is not None and moment < low) or (high is not None and moment > high)):
-        found.append(Problem("HIS-08", "from_time/to_time filter let through a row outside the window"))
     return found
 
 
@@ -198,10 +202,9 @@ def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
         # Rows inserted between two pages push the tail of the last page onto the next
         # one; those rows are newer than the last one seen, so order is per page here.
         walk.last_time = None
-    f = walk.filters
-    window = (_seconds(f.from_time), _seconds(f.to_time))
-    # Filter checks only when a filter is set: a plain walk pays for order and identity only.
-    filtered = f.user is not None or bool(f.types) or f.token is not None or window != (None, None)
+    # Row filters are checked only when set: a plain walk pays for order and identity only.
+    on_rows = walk.filters.on_rows
+    low, high = _seconds(walk.filters.from_time), _seconds(walk.filters.to_time)
     frozen, seen, last = walk.frozen, walk.seen, walk.last_time
     for row in rows:
         if not isinstance(row, dict):
@@ -213,14 +216,16 @@ def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
                 last = moment
             elif moment > last + _ORDER_SLACK:
                 found.append(Problem("HIS-01", "rows not newest first"))
+            if (low is not None and moment < low) or (high is not None and moment > high):
+                found.append(_OUTSIDE_WINDOW)
         if frozen:
             ident = row_id(row)
             if ident is not None:
                 if ident in seen:
                     found.append(Problem("HIS-04", "a row appeared twice while walking a frozen window"))
                 seen.add(ident)
-        if filtered:
-            found.extend(_row_problems(walk, row, moment, window))
+        if on_rows:
+            found.extend(_row_problems(walk, row))
     walk.last_time = last
     walk.total = total if walk.total is None else max(walk.total, total)
     walk.offset += walk.limit

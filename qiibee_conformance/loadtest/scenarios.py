@@ -20,6 +20,7 @@ from qiibee_conformance.loadtest.common import (
     selected_scenario,
 )
 from qiibee_conformance.loadtest.context import close_context
+from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES
 
 
 def current_scenario() -> str:
@@ -61,6 +62,13 @@ def add_arguments(parser: Any) -> None:
         choices=("random", "none"),
         default="random",
         help="history walks with random filters, or plain pagination",
+    )
+    parser.add_argument(
+        "--page-memo",
+        type=int,
+        default=DEFAULT_MEMO_PAGES,
+        help="history pages remembered decoded per URL, reused while the target sends the same "
+        "bytes (0: decode every page)",
     )
 
 

@@ -15,8 +15,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from locust import FastHttpUser, task
+from locust.env import Environment
 from locust.exception import StopUser
 
 from qiibee_conformance.errors import RunError
@@ -32,6 +32,7 @@ from qiibee_conformance.loadtest.common import (
 from qiibee_conformance.loadtest.context import DRAIN_CHUNKS, DrainTarget, RunContext, get_context
 from qiibee_conformance.loadtest.history_checks import Filters, Problem, Walk, check_page, parse_time
 from qiibee_conformance.loadtest.ledger import ACCEPT, EITHER, REJECT
+from qiibee_conformance.loadtest.page_decoding import PageMemo, decode_json
 from qiibee_conformance.loadtest.plan import PairPlan, iso_z, new_email
 
 log = logging.getLogger("qiibee.load")
@@ -41,30 +42,19 @@ PAGE_LIMITS: tuple[int, ...] = (10, 25, 50, 100)
 _EVIDENCE_BODY = 1500
 
 
-def _json(content: bytes | None) -> Any:
-    """The body as JSON, or None. Parsed from bytes: JSON is UTF-8, and Locust's ``.text``
-    may guess the charset (slow) when the target sends none. orjson parses a 100-row page
-    several times faster than the standard library, which is most of a history user's own
-    cost per request; nothing here does arithmetic on the parsed numbers."""
-    try:
-        return orjson.loads(content) if content else None
-    except orjson.JSONDecodeError:
-        return None
+def _check_page_body(
+    walk: Walk, pages: PageMemo, url: str, status: int, content: bytes | None
+) -> list[Problem]:
+    """Decode and check one history page with the cyclic garbage collector paused.
 
-
-def _check_page_body(walk: Walk, status: int, content: bytes | None) -> list[Problem]:
-    """Parse and check one history page with the cyclic garbage collector paused.
-
-    A parsed page is an acyclic tree of about a thousand dicts and lists: left on,
-    the collector runs once or twice per page, scanning the tree while it is built,
-    for nothing (reference counting frees it). Paused here, the tree is built,
-    checked and freed (only the problems and the walk's own small state outlive
-    it) before the collector is switched back on, so its allocation count is back
-    where it was. Nothing in here can yield to another greenlet."""
+    A decoded page is an acyclic tree of a hundred dicts or more (some three thousand
+    when a page has to be decoded in full): left on, the collector would run every few
+    pages, scanning the tree while it is built, for nothing (reference counting frees
+    it, or the memo keeps it). Nothing in here can yield to another greenlet."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return check_page(walk, status, _json(content))
+        return check_page(walk, status, pages.decode(url, content, walk.filters.on_rows))
     finally:
         if enabled:
             gc.enable()
@@ -80,7 +70,18 @@ class QiibeeUser(FastHttpUser):
     abstract = True
     network_timeout = 30.0
     connection_timeout = 10.0
+    receive_block_size = 64 * 1024
+    """Bytes asked of the socket per read. geventhttpclient asks for 4 kB, so a 110 kB history
+    page takes some 27 reads, each through gevent, the HTTP parser and a body callback: a
+    third of a bare user's CPU per page. 64 kB takes two or three."""
     ctx: RunContext
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        # The session's pool makes its HTTP clients on first use, from these arguments.
+        args = getattr(getattr(self.client.client, "clientpool", None), "client_args", None)
+        if isinstance(args, dict):
+            args.setdefault("block_size", self.receive_block_size)
 
     def wait_time(self) -> float:
         return random.uniform(0, self.ctx.think_time) if self.ctx.think_time > 0 else 0.0
@@ -121,7 +122,7 @@ class QiibeeUser(FastHttpUser):
                 resp.success()
             else:
                 resp.failure(f"expected HTTP {'/'.join(map(str, statuses))}, got {resp.status_code}")
-            return ok, _json(resp.content) if ok else None
+            return ok, decode_json(resp.content) if ok else None
 
     def move(
         self,
@@ -152,7 +153,7 @@ class QiibeeUser(FastHttpUser):
         ) as resp:
             status = resp.status_code or 0
             if ledger is not None and attempt is not None:
-                data = _json(resp.content) if status == 202 else None
+                data = decode_json(resp.content) if status == 202 else None
                 inner = data.get("data") if isinstance(data, dict) else None
                 tx_id = inner.get("id") if isinstance(inner, dict) else None
                 ledger.result(attempt, status or None, None if tx_id is None else str(tx_id))
@@ -241,7 +242,7 @@ class QiibeeUser(FastHttpUser):
             with self.client.get(
                 path, name=R_TRANSACTIONS, headers=self.ctx.headers, catch_response=True
             ) as resp:
-                problems = _check_page_body(walk, resp.status_code or 0, resp.content)
+                problems = _check_page_body(walk, self.ctx.pages, path, resp.status_code or 0, resp.content)
                 if problems:
                     evidence = self._evidence("GET", path, resp.status_code or 0, resp.content)
                     evidence["walk"] = {"filters": walk.filters.describe(), "frozen": walk.frozen}
