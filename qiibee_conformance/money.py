@@ -8,7 +8,8 @@ The behaviour notes add that "exact" means rational: no rounding in between.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from fractions import Fraction
 
 Number = int | str | Decimal | Fraction
@@ -56,28 +57,88 @@ def float_received(amount: int, offramp_a: Number, onramp_b: Number) -> int:
     return math.floor(amount * (float(to_fraction(offramp_a)) / float(to_fraction(onramp_b))))
 
 
-def revealing_amounts(offramp_a: Number, onramp_b: Number, *, limit: int = 2000) -> list[int]:
-    """Small amounts on which a wrong implementation gives another answer.
+# Decimal places a careless server might round (or truncate) the rate to before multiplying.
+ROUNDED_PLACES = (2, 4, 6, 8)
+DECIMAL_PRECISION = 28  # Python's and Elixir's default significant digits
 
-    Returns up to three amounts: one where binary floating point floors to a
-    different integer, one whose exact product has a fractional part of at
-    least one half (round-to-nearest differs from floor), and one where the
-    inverted rate differs. A correct server is unaffected by the choice.
+
+def _decimal_rate(offramp_a: Number, onramp_b: Number) -> Decimal:
+    """The rate divided first in Decimal (28 significant digits), as a server that trusts
+    Decimal division to be exact computes it."""
+    context = Context(prec=DECIMAL_PRECISION, rounding=ROUND_HALF_EVEN)
+    return context.divide(to_decimal(to_fraction(offramp_a)), to_decimal(to_fraction(onramp_b)))
+
+
+def _decimal_received(amount: int, rate: Decimal) -> int:
+    """floor(amount × rate) with the product also rounded to 28 significant digits."""
+    context = Context(prec=DECIMAL_PRECISION, rounding=ROUND_HALF_EVEN)
+    return math.floor(context.multiply(Decimal(amount), rate))
+
+
+def _rounded_rate(rate: Fraction, places: int, rounding: str) -> Fraction:
+    """The rate rounded to ``places`` decimals in ``rounding`` mode."""
+    context = Context(prec=200)
+    value = context.divide(Decimal(rate.numerator), Decimal(rate.denominator))
+    return Fraction(value.quantize(Decimal(1).scaleb(-places), rounding=rounding, context=context))
+
+
+def _wrong_ways(offramp_a: Number, onramp_b: Number) -> list[Callable[[int], int]]:
+    """Received amounts as common mistakes compute them, the oldest-known first."""
+    rate = exchange_rate(offramp_a, onramp_b)
+    decimal_rate = _decimal_rate(offramp_a, onramp_b)
+    ways: list[Callable[[int], int]] = [
+        lambda a: float_received(a, offramp_a, onramp_b),
+        lambda a: math.floor(a * rate + Fraction(1, 2)),  # round to nearest, not floor
+        lambda a: math.floor(a / rate) if rate else 0,  # inverted rate
+        lambda a: _decimal_received(a, decimal_rate),
+    ]
+    for places in ROUNDED_PLACES:
+        for rounding in (ROUND_HALF_UP, ROUND_DOWN):
+            ways.append(_floor_times(_rounded_rate(rate, places, rounding)))
+    return ways
+
+
+def _floor_times(rate: Fraction) -> Callable[[int], int]:
+    """floor(amount × rate) for a fixed (wrongly rounded) rate."""
+    return lambda amount: math.floor(amount * rate)
+
+
+def _structural_amounts(rate: Fraction, low: int, limit: int) -> list[int]:
+    """For a rate that is not whole: the smallest multiple of its denominator (an exact whole result,
+    which any rate rounded down floors one too low) and the amount whose product has the largest
+    fractional part (which any rate rounded up floors one too high)."""
+    den = rate.denominator
+    if den == 1 or low > limit:
+        return []
+    found = []
+    multiple = den * max(1, math.ceil(Fraction(low, den)))
+    if multiple <= limit:
+        found.append(multiple)
+    window = range(low, min(limit, low + den - 1) + 1)
+    found.append(max(window, key=lambda a: ((a * rate.numerator) % den, -a)))
+    return found
+
+
+def revealing_amounts(offramp_a: Number, onramp_b: Number, *, limit: int = 2000, low: int = 1) -> list[int]:
+    """Few amounts in [low, limit] on which a wrong implementation gives another answer.
+
+    For each common mistake (binary floating point, rounding to nearest, an inverted rate,
+    Decimal division first, a rate rounded or truncated to a few places) the smallest amount
+    it gets wrong is added, unless an amount already chosen exposes it; then the two
+    structural amounts of :func:`_structural_amounts`. A correct server is unaffected.
     """
     rate = exchange_rate(offramp_a, onramp_b)
-    inverted = 1 / rate if rate else rate
-    wanted: dict[str, int] = {}
-    for amount in range(1, limit + 1):
-        exact = received_amount(amount, rate)
-        if "float" not in wanted and float_received(amount, offramp_a, onramp_b) != exact:
-            wanted["float"] = amount
-        if "round" not in wanted and amount * rate - exact >= Fraction(1, 2):
-            wanted["round"] = amount
-        if "invert" not in wanted and exact != math.floor(amount * inverted):
-            wanted["invert"] = amount
-        if len(wanted) == 3:
-            break
-    return sorted(set(wanted.values()))
+    amounts = range(max(1, low), limit + 1)
+    exact = {a: received_amount(a, rate) for a in amounts}
+    chosen: list[int] = []
+    for wrong in _wrong_ways(offramp_a, onramp_b):
+        if any(wrong(a) != exact[a] for a in chosen):
+            continue
+        found = next((a for a in amounts if wrong(a) != exact[a]), None)
+        if found is not None:
+            chosen.append(found)
+    chosen += _structural_amounts(rate, max(1, low), limit)
+    return sorted(set(chosen))
 
 
 def number_equals(observed: object, expected: Number) -> bool:

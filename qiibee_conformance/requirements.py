@@ -49,7 +49,7 @@ _ALL: tuple[Requirement, ...] = (
     _req("AUTH-01", "auth", "missing X-API-KEY → 401 with an error message, on every operation",
          "Every endpoint requires the header `X-API-KEY`. A missing or invalid key gives HTTP 401 "
          "with an error message", f"{NOTES}, Facts from the vendor's other public pages: Authentication"),
-    _req("AUTH-02", "auth", "invalid X-API-KEY → 401 with an error message",
+    _req("AUTH-02", "auth", "invalid or empty X-API-KEY → 401 with an error message",
          "A missing or invalid key gives HTTP 401 with an error message (the vendor's wording: "
          "\"Missing x-api-key header\" / \"Invalid API Key\")",
          f"{NOTES}, Facts from the vendor's other public pages: Authentication"),
@@ -94,7 +94,7 @@ _ALL: tuple[Requirement, ...] = (
     _req("USR-12", "users", "list limit > 100 → 400 or ≤ 100 items; limit < 1, offset < 0, non-integer → 400",
          "limit: ... Maximum: 100 ... `limit` < 1, `offset` < 0 or a non-integer: 400.",
          f"{USERS}, Get List of Users; {NOTES}, Users"),
-    _req("USR-13", "users", "total_count counts every matching user; walking the pages yields each once",
+    _req("USR-13", "users", "total_count counts every matching user; pages hold what limit/offset imply (each user once when creation times differ)",
          "`total_count` counts every user that matches the filters, not the page.",
          f"{NOTES}, Users; {USERS}, Get List of Users"),
     _req("USR-14", "users", "email_like is a case-insensitive substring filter",
@@ -103,7 +103,7 @@ _ALL: tuple[Requirement, ...] = (
          "`from_time`/`to_time` filter on creation time, inclusive; an unparseable time: 400.",
          f"{NOTES}, Users"),
     # memberships ----------------------------------------------------------------------------
-    _req("MEM-01", "memberships", "create membership → 201 {\"data\": membership}; GET one and list return it",
+    _req("MEM-01", "memberships", "create membership → 201 {\"data\": membership or user}; GET one and list return it",
          "Created: HTTP 201 ... create membership (201) returns `{\"data\": <membership>}`",
          f"{USERS}, Create User Membership; {NOTES}, Envelopes and errors"),
     _req("MEM-02", "memberships", "membership for an unknown user → 404",
@@ -120,7 +120,7 @@ _ALL: tuple[Requirement, ...] = (
          f"{USERS}, Create User Membership"),
     _req("MEM-07", "memberships", "GET list with no memberships → empty array",
          "If no memberships exist for the user this will be an empty array.", f"{USERS}, Get User Memberships"),
-    _req("MEM-08", "memberships", "GET one without a membership → 404; unknown provider → 400 or 404",
+    _req("MEM-08", "memberships", "GET one without a membership (of that provider) → 404, as is DELETE; unknown provider → 400 or 404",
          "Not found: HTTP 404 if user or membership not found", f"{USERS}, Get User Membership"),
     _req("MEM-09", "memberships", "DELETE → 204 without body; then GET → 404; second DELETE → 404",
          "Success: HTTP 204 ... Returns 404 if user or membership not found.", f"{USERS}, Delete User Membership"),
@@ -146,7 +146,7 @@ _ALL: tuple[Requirement, ...] = (
          f"{NOTES}, Facts from the vendor's other public pages: Funding a user"),
     _req("BAL-03", "balances", "debit beyond the balance → 400, balance unchanged",
          "Insufficient balance on a debit: 400.", f"{NOTES}, Facts from the vendor's other public pages"),
-    _req("BAL-04", "balances", "credit/debit amount zero, negative, decimal → 400",
+    _req("BAL-04", "balances", "credit/debit amount zero, negative, decimal → 4xx",
          "`amount` is an integer or a string of digits, greater than 0.",
          f"{NOTES}, Facts from the vendor's other public pages: Funding a user"),
     # exchange -------------------------------------------------------------------------------
@@ -163,14 +163,14 @@ _ALL: tuple[Requirement, ...] = (
     _req("EXC-04", "exchange", "exchange_rate_override applies to that request only; never stored",
          "exchange_rate_override: number - use this field to specify a different exchange rate ... It will "
          "not overwrite the stored exchange rate", f"{EXCHANGE}, Exchange"),
-    _req("EXC-05", "exchange", "insufficient balance → 400, balance unchanged",
+    _req("EXC-05", "exchange", "insufficient balance → 400, balance unchanged; exactly the whole balance → 202",
          "If you try to exchange more points than the user currently has, you'll receive a 400.",
          f"{EXCHANGE}, Exchange"),
     _req("EXC-06", "exchange", "unknown user → 400",
          "Bad request: HTTP 400 - User/Token does not exist", f"{EXCHANGE}, Exchange"),
     _req("EXC-07", "exchange", "unknown token → 400",
          "Bad request: HTTP 400 - User/Token does not exist", f"{EXCHANGE}, Exchange"),
-    _req("EXC-08", "exchange", "amount decimal, fraction, zero, negative → 400; a digit string is accepted",
+    _req("EXC-08", "exchange", "amount decimal, fraction, zero, negative → 400, a boolean → 4xx; a digit string is accepted",
          "amount - The amount of brand A points to be burned. Can be an integer or string but not "
          "decimal/fraction.", f"{EXCHANGE}, Exchange"),
     _req("EXC-09", "exchange", "exchange to miles with no saved membership and no override → 400",
@@ -186,7 +186,7 @@ _ALL: tuple[Requirement, ...] = (
     _req("NFT-01", "nft", "points to NFT → 202; burned = ceil(NFT onramp ÷ point onramp)",
          "points_to_burn = ceil(NFT value (onramp) ÷ loyalty point onramp value)",
          f"{EXCHANGE}, Points to NFT"),
-    _req("NFT-02", "nft", "points to NFT with a missing mandatory field or insufficient balance → 400",
+    _req("NFT-02", "nft", "points to NFT with a missing mandatory field → 4xx; with insufficient balance → 400",
          "Body (all fields are mandatory) ... The responses will be the same.", f"{EXCHANGE}, Points to NFT"),
     # settlement -----------------------------------------------------------------------------
     _req("SET-01", "settlement", "after a 202 the transaction appears and leaves pending before the deadline",
@@ -212,7 +212,7 @@ _ALL: tuple[Requirement, ...] = (
     _req("HIS-05", "history", "user_auth_id filter lets through only that user's rows",
          "user_auth_id: (optional) Use this parameter to query transactions for a particular user of your brand.",
          f"{EXCHANGE}, Transaction History"),
-    _req("HIS-06", "history", "types filter (a list) lets through only those types",
+    _req("HIS-06", "history", "types filter (a list) returns exactly the rows of those types",
          "types: (optional) Use this parameter to query transactions for specific loyalty event types. The "
          "events must be sent in a list.", f"{EXCHANGE}, Transaction History"),
     _req("HIS-07", "history", "token_id filter: every row involves the token",
@@ -222,7 +222,7 @@ _ALL: tuple[Requirement, ...] = (
          "`from_time`/`to_time` (inclusive, on `inserted_at`). A filter never lets through a transaction "
          "that does not match it.", f"{NOTES}, Transaction history"),
     # concurrency ----------------------------------------------------------------------------
-    _req("CON-01", "concurrency", "parallel burst of exchanges: no overdraw, accepted ≤ cover, each 202 once",
+    _req("CON-01", "concurrency", "parallel burst of exchanges: no overdraw, at most cover of them succeed, each 202 once",
          "Under concurrent requests no balance ever goes below zero, and every accepted (202) exchange appears "
          "exactly once in the history.", f"{NOTES}, Exchange"),
     _req("CON-02", "concurrency", "parallel credits: none lost, none duplicated",

@@ -36,10 +36,11 @@ def test_amounts_reveal_float_rounding_and_inversion() -> None:
 
 
 def test_amounts_respect_usd_limits() -> None:
-    p = pair("0.35", "0.0125", max_usd_exchange_limit="1.000", min_usd_exchange_limit="0.70")
+    # 2 x 0.35 = 0.70 sits on the minimum (inclusiveness undocumented); 4 x 0.35 = 1.40 is over the maximum.
+    p = pair("0.35", "0.0125", max_usd_exchange_limit="1.100", min_usd_exchange_limit="0.70")
     low, high = amount_bounds(p)
-    assert (low, high) == (2, 2)
-    assert choose_amounts(p) == [2]
+    assert (low, high) == (3, 3)
+    assert choose_amounts(p) == [3]
 
 
 def test_some_amount_receives_something() -> None:

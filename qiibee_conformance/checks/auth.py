@@ -78,3 +78,5 @@ def missing_key(ctx: CheckContext) -> None:
 @check("AUTH-02")
 def invalid_key(ctx: CheckContext) -> None:
     _expect_401(ctx, INVALID_KEY, "with an invalid X-API-KEY")
+    # An empty value is no valid key either ("A missing or invalid key gives HTTP 401").
+    _expect_401(ctx, "", "with an empty X-API-KEY")

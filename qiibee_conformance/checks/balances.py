@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from qiibee_conformance.checks.base import check, describe, ensure, expect_status
+from qiibee_conformance.checks.base import check, describe, ensure, expect_4xx, expect_status
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.discovery import parse_token_id
 
@@ -70,6 +70,8 @@ def debit_beyond_balance(ctx: CheckContext) -> None:
 def invalid_amounts(ctx: CheckContext) -> None:
     user = ctx.new_user("bal")
     ctx.fund(user, 50)
+    # The notes define the amount ("an integer or a string of digits, greater than 0") but no
+    # status for breaking it on a credit or debit: any 4xx ("Invalid input of any kind ... is a 4xx").
     for kind in ("credit_points", "debit_points"):
         for amount in BAD_AMOUNTS:
-            expect_status(ctx.points(kind, user, amount), (400,), f"{kind} with amount {amount!r}")
+            expect_4xx(ctx.points(kind, user, amount), f"{kind} with amount {amount!r}")

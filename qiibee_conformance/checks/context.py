@@ -32,7 +32,8 @@ MESSAGE_KEYS = ("error", "message", "errors", "detail", "details", "error_descri
 # List query parameters (`types`, `token_to_types`): the behaviour notes tolerate both
 # `types[]=a&types[]=b` ("brackets") and `types=a&types=b` ("repeat"). A target may
 # implement either one alone, so the suite sends brackets first and, when the filter
-# is visibly not applied, tries the other; the encoding that works is kept for the run.
+# is visibly not applied, tries the other; an encoding whose effect is visible (see
+# list_filter) is kept for the run.
 LIST_ENCODINGS = ("brackets", "repeat")
 
 
@@ -83,6 +84,23 @@ def list_param(name: str, values: Iterable[str], encoding: str = "brackets") -> 
     return [(key, v) for v in values]
 
 
+def filter_visible(unfiltered: Response, applied: Callable[[Response], bool]) -> bool:
+    """Whether a filter's effect can be seen: the unfiltered answer (a 200) breaks it.
+
+    Only then does a filtered answer that honours the filter prove the parameter was
+    read; otherwise an ignored parameter gives the same answer."""
+    return unfiltered.status == 200 and not applied(unfiltered)
+
+
+def pick_answer(answers: Sequence[Response], applied: Callable[[Response], bool]) -> Response:
+    """The answer a check should judge when no encoding was proven: one that honours the
+    filter, else a 200 (so an encoding rejected as unknown does not hide the other), else
+    the first."""
+    ok = [r for r in answers if r.status == 200]
+    honoured = [r for r in ok if applied(r)]
+    return (honoured or ok or list(answers))[0]
+
+
 @dataclass(frozen=True)
 class CreatedUser:
     auth_id: str
@@ -128,26 +146,49 @@ class CheckContext:
     ) -> Response:
         """Send a list filter in an encoding the target applies (see LIST_ENCODINGS).
 
-        ``applied(response)`` says whether the answer honours the filter; callers pass
-        a selection that the unfiltered data would visibly violate. If no encoding is
-        applied, the first answer is returned for the check to judge.
+        ``applied(response)`` says whether an answer honours the filter. An encoding is
+        kept for the run only when the unfiltered answer (``send([])``) visibly breaks
+        the filter and the filtered one does not: when every item already matches, an
+        ignored parameter looks applied, and caching it would send later probes in an
+        encoding the target may not read. Undecided, the first answer that honours the
+        filter (else the first 200, else the first answer) is returned for the check.
         """
         known = self.list_encodings.get(name)
         if known is not None:
             return send(list_param(name, values, known))
-        first: Response | None = None
+        answers: list[Response] = []
+        visible: bool | None = None
         for encoding in LIST_ENCODINGS:
             response = send(list_param(name, values, encoding))
-            first = first or response
+            answers.append(response)
             if response.status == 200 and applied(response):
-                self.list_encodings[name] = encoding
-                return response
-        assert first is not None
-        return first
+                if visible is None:
+                    visible = filter_visible(send([]), applied)
+                if visible:
+                    self.list_encodings[name] = encoding
+                    return response
+        return pick_answer(answers, applied)
 
     def list_encoding(self, name: str) -> str:
         """The encoding found to work for ``name`` (brackets until one is found)."""
         return self.list_encodings.get(name, LIST_ENCODINGS[0])
+
+    def list_encoding_known(self, name: str) -> str | None:
+        """The encoding ``list_filter`` has proven the target applies, or None (undecided)."""
+        return self.list_encodings.get(name)
+
+    def list_unknown_value(
+        self, send: Callable[[list[tuple[str, str]]], Response], name: str, value: str
+    ) -> list[tuple[str, Response]]:
+        """``value`` (an unknown filter value) sent in the proven encoding, else in every one.
+
+        Undecided, a correct target answers 400 or an empty list in the encoding it
+        reads, and ignores (200, everything) or rejects (4xx) the other: the caller
+        must accept the probe if any answer is 400 or empty.
+        """
+        known = self.list_encodings.get(name)
+        encodings = (known,) if known is not None else LIST_ENCODINGS
+        return [(e, send(list_param(name, [value], e))) for e in encodings]
 
     # Lazily shared things ------------------------------------------------------------------
     def memo(self, key: str, factory: Callable[[], T]) -> T:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import Nonconformity, Untestable, check, describe, ensure, expect_status
+from qiibee_conformance.checks.base import (
+    Nonconformity,
+    Untestable,
+    check,
+    describe,
+    ensure,
+    expect_4xx,
+    expect_status,
+)
 from qiibee_conformance.checks.context import CheckContext
-from qiibee_conformance.checks.exchange_run import PairRun, exchange_run, minimal_amount
+from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, exchange_run, minimal_amount
 from qiibee_conformance.client import Exchange, Response
 from qiibee_conformance.discovery import Pair, parse_rate
 from qiibee_conformance.money import number_equals, received_amount
@@ -104,19 +113,28 @@ def received_amount_exact(ctx: CheckContext) -> None:
 
 def _override_plan(pair: Pair) -> tuple[int, int, Fraction]:
     """(baseline amount, override amount, override): the override changes the baseline's result,
-    and amount × override is a whole number so rounding mistakes cannot interfere."""
+    amount × override is a whole number so rounding mistakes cannot interfere, and both amounts
+    lie strictly inside the pair's USD limits (which a target may enforce)."""
     offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
     assert offramp is not None and onramp
     rate = offramp / onramp
+    low, high = amount_bounds(pair)
     base = minimal_amount(pair)
     for override in OVERRIDES:
-        if override == rate:
+        if override == rate or received_amount(base, override) == received_amount(base, rate):
             continue
-        step = override.denominator
-        amount = step * max(1, math.ceil(Fraction(base + 1, step)))
-        if received_amount(base, override) != received_amount(base, rate) and amount != base:
+        amount = _multiple_above(override.denominator, max(base + 1, low))
+        if amount <= high:
             return base, amount, override
-    raise Untestable(f"no override value changes the result on pair {pair.from_token.id}→{pair.to_token.id}")
+    raise Untestable(
+        f"no override value changes the result on pair {pair.from_token.id}→{pair.to_token.id} "
+        "with amounts inside its USD limits"
+    )
+
+
+def _multiple_above(step: int, least: int) -> int:
+    """The smallest multiple of ``step`` that is at least ``least``."""
+    return step * max(1, math.ceil(Fraction(least, step)))
 
 
 def _exchange_row(rows: list[dict[str, Any]], amount: int) -> list[dict[str, Any]]:
@@ -128,7 +146,7 @@ def rate_override_not_stored(ctx: CheckContext) -> None:
     pair = ctx.simple_pair()
     base, amount, override = _override_plan(pair)
     user = ctx.new_user("x")
-    ctx.fund(user, 2 * base + amount)
+    ctx.fund(user, 2 * base + amount + 1)  # one spare: spending the whole balance is EXC-05's
     first = ctx.exchange(user, pair, base)
     with_override = ctx.exchange(user, pair, amount, exchange_rate_override=float(override))
     again = ctx.exchange(user, pair, base)
@@ -178,6 +196,30 @@ def insufficient_balance(ctx: CheckContext) -> None:
     expect_status(response, (400,), f"exchange of {amount + 1} with a balance of {amount}")
     balance = ctx.balance(user)
     ensure(balance == amount, f"a refused exchange changed the balance from {amount} to {balance}", response)
+    # Only "more points than the user currently has" is refused: the whole balance is not more.
+    whole = ctx.exchange(user, pair, amount)
+    expect_status(whole, (202,), f"exchange of {amount}, exactly the whole balance of {amount}", response)
+    after = _balance_after_settlement(ctx, user)
+    ensure(
+        after in (0, amount),
+        f"after an exchange of the whole balance of {amount} settled, the balance is {after}; expected 0 "
+        f"(exchange succeeded) or {amount} (exchange failed and was reversed)",
+        response,
+        whole,
+    )
+
+
+def _balance_after_settlement(ctx: CheckContext, user: str) -> Decimal:
+    """The balance once the user's non-credit rows are all settled (Untestable if they never are)."""
+
+    def done() -> bool:
+        rows, _ = ctx.user_rows(user)
+        moves = [r for r in rows if reconcile.row_type(r) != reconcile.CREDIT]
+        return bool(moves) and not any(reconcile.is_pending(r) for r in moves)
+
+    if not ctx.poll(done, timeout=2.0 if ctx.settlement_broken else None):
+        raise Untestable("the exchange did not settle before the deadline (see SET-01)")
+    return ctx.balance(user)
 
 
 @check("EXC-06")
@@ -212,8 +254,22 @@ def amount_forms(ctx: CheckContext) -> None:
     user = _funded_user(ctx, 4 * low + 10)
     for amount in (low + 0.5, f"{low}.5", f"{2 * low + 1}/2", 0, "0", -low, f"-{low}"):
         expect_status(ctx.exchange(user, pair, amount), (400,), f"exchange with amount {amount!r}")
+    _boolean_amount_refused(ctx, user, pair, 4 * low + 10)
     expect_status(
         ctx.exchange(user, pair, str(low)), (202,), f"exchange with amount {str(low)!r} (digit string)"
+    )
+
+
+def _boolean_amount_refused(ctx: CheckContext, user: str, pair: Pair, funded: int) -> None:
+    """JSON true is neither an integer nor a string of digits (a wrong type: a 4xx), even where a
+    language reads it as 1; the refused request leaves the balance as it was."""
+    response = ctx.exchange(user, pair, True)
+    expect_4xx(response, "exchange with amount true (a boolean, not an integer or a string of digits)")
+    balance = ctx.balance(user)
+    ensure(
+        balance == funded,
+        f"after exchanges with invalid amounts were refused, the balance is {balance}, not {funded}",
+        response,
     )
 
 

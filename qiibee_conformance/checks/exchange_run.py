@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from qiibee_conformance import reconcile
+from qiibee_conformance.checks.base import Untestable
 from qiibee_conformance.checks.context import CheckContext, Settled
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair, parse_rate
@@ -26,17 +27,27 @@ MAX_AMOUNT = 2000
 
 
 def amount_bounds(pair: Pair) -> tuple[int, int]:
-    """The smallest and largest amounts inside the pair's USD limits (if the target enforces them)."""
+    """The smallest and largest amounts strictly inside the pair's USD limits.
+
+    Targets may or may not enforce the limits, and whether a limit itself is allowed
+    is not documented: an amount exactly on a limit could be refused by a correct
+    target, so none is chosen. Untestable when no whole amount fits.
+    """
     offramp = pair.from_token.offramp
     low, high = 1, MAX_AMOUNT
     if offramp:
         max_usd = parse_rate(pair.raw.get("max_usd_exchange_limit"))
         min_usd = parse_rate(pair.raw.get("min_usd_exchange_limit"))
         if max_usd:
-            high = min(high, math.floor(max_usd / offramp))
+            high = min(high, math.ceil(max_usd / offramp) - 1)
         if min_usd:
-            low = max(low, math.ceil(min_usd / offramp))
-    return low, max(low, high)
+            low = max(low, math.floor(min_usd / offramp) + 1)
+    if low > high:
+        raise Untestable(
+            f"no whole amount lies strictly inside the USD limits of pair "
+            f"{pair.from_token.id}→{pair.to_token.id}"
+        )
+    return low, high
 
 
 def choose_amounts(pair: Pair) -> list[int]:
@@ -44,7 +55,7 @@ def choose_amounts(pair: Pair) -> list[int]:
     offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
     assert offramp is not None and onramp
     low, high = amount_bounds(pair)
-    amounts = [a for a in revealing_amounts(offramp, onramp, limit=high) if a >= low]
+    amounts = revealing_amounts(offramp, onramp, limit=high, low=low)
     rate = exchange_rate(offramp, onramp)
     if not any(received_amount(a, rate) >= 1 for a in amounts) and rate > 0:
         useful = max(low, math.ceil(1 / rate))
@@ -85,11 +96,14 @@ class PairRun:
         return [r for r in self.rows if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
 
     def row_for(self, amount: int) -> dict[str, Any] | None:
-        """The history row of the exchange of ``amount`` (amounts are distinct per run)."""
-        for row in self.exchange_rows():
-            if reconcile.points_burned(row) == Fraction(amount):
-                return row
-        return None
+        """The history row of the exchange of ``amount`` (amounts are distinct per run).
+
+        A row of type "exchange" wins: a target may record a reversal as a row of its own
+        with the same amount, and it is newer than the exchange. Rows of other types are
+        a fallback, so EXC-11 can still name a mistyped exchange row."""
+        matching = [r for r in self.exchange_rows() if reconcile.points_burned(r) == Fraction(amount)]
+        typed = [r for r in matching if reconcile.row_type(r) == "exchange"]
+        return next(iter(typed or matching), None)
 
     @property
     def rate(self) -> Fraction:
@@ -108,7 +122,10 @@ class ExchangeRun:
 
 
 def _start(ctx: CheckContext, pair: Pair) -> PairRun:
-    amounts = choose_amounts(pair)
+    try:
+        amounts = choose_amounts(pair)
+    except Untestable as err:  # this pair only; the others still run
+        return PairRun(pair=pair, user="", amounts=[], funded=0, skipped=err.reason)
     user = ctx.new_user("x")
     if pair.to_token.type == "miles":
         ctx.save_memberships(user)

@@ -47,9 +47,12 @@ def create_and_read(ctx: CheckContext) -> None:
     user = ctx.new_user("mem")
     created = _post(ctx, user, provider, numbers[0])
     expect_status(created, (201,), f"POST /users/:auth_id/memberships for {provider}")
+    body = created.data()
+    # D7: the document says "with the user object", the notes the membership; both are right.
     ensure(
-        _number(created.data()) == numbers[0],
-        f'the created membership is not {{"data": membership}} with the number: {describe(created)}',
+        _number(body) == numbers[0] or (isinstance(body, dict) and body.get("auth_id") == user),
+        f'the created membership is neither {{"data": membership}} with the number nor {{"data": user}}: '
+        f"{describe(created)}",
         created,
     )
     one = ctx.client.get(f"/users/{user}/memberships/{provider}")
@@ -164,6 +167,30 @@ def get_missing(ctx: CheckContext) -> None:
         ctx.client.get(f"/users/{user}/memberships/{UNKNOWN_PROVIDER}"),
         (400, 404),
         "GET membership of a provider that does not exist",
+    )
+    if any(ctx.settings.membership_numbers.values()):
+        _other_providers(ctx)
+
+
+def _other_providers(ctx: CheckContext) -> None:
+    """A membership with one provider is not one with another ("1 membership per exchange
+    provider"): GET and DELETE name the provider, and must not reach the user's other one."""
+    provider, numbers = _valid(ctx)
+    user = ctx.new_user("mem")
+    created = _post(ctx, user, provider, numbers[0])
+    expect_status(created, (201,), f"POST membership {provider}")
+    for other in (p for p in AIRLINES if p != provider):
+        path = f"/users/{user}/memberships/{other}"
+        what = f"{other} of a user whose only membership is {provider}"
+        expect_status(ctx.client.get(path), (404,), f"GET {what}", created)
+        expect_status(ctx.client.delete(path), (404,), f"DELETE {what}", created)
+    kept = ctx.client.get(f"/users/{user}/memberships/{provider}")
+    expect_status(kept, (200,), f"GET {provider} after DELETEs of other providers", created)
+    ensure(
+        _number(kept.data()) == numbers[0],
+        f"after DELETEs of other providers the {provider} membership shows {describe(kept)}",
+        created,
+        kept,
     )
 
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from qiibee_conformance.checks.base import Nonconformity, Untestable, check, describe, ensure, expect_status
-from qiibee_conformance.checks.context import CheckContext, list_param
+from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.client import Response
-from qiibee_conformance.discovery import WHITELIST_PATH, parse_token_id, parse_whitelist
+from qiibee_conformance.discovery import WHITELIST_PATH, Pair, parse_token_id, parse_whitelist
+
+FILTER = "token_to_types"
+# The notes: "`token_to_types` filters by the type of `to_token` (erc20, erc721,
+# external, fiat, miles, crypto, donation)."
+DOCUMENTED_TYPES = ("erc20", "erc721", "external", "fiat", "miles", "crypto", "donation")
+BOGUS_TYPE = "qc_bogus_type"
 
 
 def _pair_key(item: object) -> object:
@@ -19,23 +25,54 @@ def _pair_key(item: object) -> object:
     )
 
 
-def _whitelist(ctx: CheckContext, types: list[str] | None = None) -> Response:
-    if not types:
-        return ctx.client.get(WHITELIST_PATH)
-    return ctx.client.get(
-        WHITELIST_PATH, params=list_param("token_to_types", types, ctx.list_encoding("token_to_types"))
+def _whitelist(ctx: CheckContext) -> Response:
+    return ctx.client.get(WHITELIST_PATH)
+
+
+def honours(response: Response, types: list[str]) -> bool:
+    """A 200 whose ``data`` is a list of pairs all going to one of ``types``."""
+    return (
+        response.status == 200
+        and isinstance(response.data(), list)
+        and all(p.to_token.type in types for p in parse_whitelist(response))
     )
 
 
 def _filtered(ctx: CheckContext, types: list[str]) -> Response:
     """The whitelist filtered by ``types``, in whichever tolerated list encoding the target applies."""
 
-    def applied(response: Response) -> bool:
-        return all(p.to_token.type in types for p in parse_whitelist(response))
+    def send(params: list[tuple[str, str]]) -> Response:
+        return ctx.client.get(WHITELIST_PATH, params=params) if params else _whitelist(ctx)
 
-    return ctx.list_filter(
-        lambda params: ctx.client.get(WHITELIST_PATH, params=params), "token_to_types", types, applied
-    )
+    return ctx.list_filter(send, FILTER, types, lambda r: honours(r, types))
+
+
+def probe_selection(pairs: list[Pair]) -> list[str] | None:
+    """A selection the unfiltered whitelist visibly breaks, so that filtering by it shows
+    which encoding the target reads: a listed type beside other listed types, else a
+    documented type no pair has (answered with an empty list when applied)."""
+    present = sorted({p.to_token.type for p in pairs})
+    if len(present) > 1:
+        return present[:1]
+    absent = [t for t in DOCUMENTED_TYPES if t not in present]
+    return absent[:1] or None
+
+
+def _refused_or_empty(response: Response) -> bool:
+    return response.status == 400 or (response.status == 200 and response.data() == [])
+
+
+def unknown_value_verdict(answers: list[tuple[str, Response]]) -> str | None:
+    """How the answers to an unknown ``token_to_types`` value read, or None when they conform.
+
+    One answer (the proven encoding): it must be 400 or an empty list. Several (no encoding
+    proven): the target reads at least one, so one answer 400 or empty suffices; otherwise
+    an ignored parameter cannot be told from a matching value ("untestable")."""
+    if any(r.status >= 500 for _, r in answers):
+        return "nonconformity"
+    if any(_refused_or_empty(r) for _, r in answers):
+        return None
+    return "nonconformity" if len(answers) == 1 else "untestable"
 
 
 @check("WL-01")
@@ -79,13 +116,26 @@ def token_to_types_filter(ctx: CheckContext) -> None:
 
 @check("WL-03")
 def unknown_type(ctx: CheckContext) -> None:
-    response = _whitelist(ctx, ["qc_bogus_type"])
-    expect_status(response, (200, 400), f"GET {WHITELIST_PATH} with an unknown token_to_types value")
-    if response.status == 200 and response.data() != []:
-        # A filter that is ignored altogether is WL-02's finding; this check is about unknown values.
-        everything = parse_whitelist(_whitelist(ctx))
-        some_type = everything[0].to_token.type if everything else ""
-        known = parse_whitelist(_whitelist(ctx, [some_type])) if some_type else []
-        if any(p.to_token.type != some_type for p in known):
-            raise Untestable("token_to_types is not applied even to a known type (see WL-02)")
-        raise Nonconformity(f"an unknown token type matched pairs: {describe(response)}", [response])
+    everything = _whitelist(ctx)
+    expect_status(everything, (200,), f"GET {WHITELIST_PATH}")
+    selection = probe_selection(parse_whitelist(everything))
+    if ctx.list_encoding_known(FILTER) is None and selection:
+        _filtered(ctx, selection)  # proves (and keeps) the encoding the target reads, if it can be seen
+
+    def send(params: list[tuple[str, str]]) -> Response:
+        return ctx.client.get(WHITELIST_PATH, params=params)
+
+    answers = ctx.list_unknown_value(send, FILTER, BOGUS_TYPE)
+    verdict = unknown_value_verdict(answers)
+    shown = "; ".join(f"{FILTER} as {encoding}: {describe(r)}" for encoding, r in answers)
+    if verdict == "nonconformity":
+        raise Nonconformity(
+            f"an unknown token_to_types value ({BOGUS_TYPE!r}) must give HTTP 400 or 200 with an empty "
+            f"list; got {shown}",
+            [r for _, r in answers],
+        )
+    if verdict == "untestable":
+        raise Untestable(
+            f"token_to_types is applied in neither list encoding here ({shown}), so an unknown value "
+            "cannot be told from an ignored parameter (see WL-02)"
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,8 @@ class LoadPlan:
     # No row can still appear at or before this instant: walks ending here are stable.
     history_frozen_to: str | None = None
     # The query key for the `types` list: the notes tolerate `types[]=a` and `types=a`;
-    # sample_history finds the one the target applies.
+    # sample_history finds the one the target visibly applies, or sets "" (NO_TYPES_FILTER)
+    # when it cannot tell: the history walks then do not filter by type.
     types_key: str = "types[]"
 
     def to_json(self) -> str:
@@ -151,6 +153,7 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
     if first.status != 200 or not isinstance(data, dict):
         raise RunError(f"cannot read the transaction history (GET /transactions gave HTTP {first.status})")
     rows = [r for r in data.get("transactions") or [] if isinstance(r, dict)]
+    newest = list(rows)
     total = data.get("total_tx_count")
     if isinstance(total, int) and total > 200:
         deep = client.get("/transactions", params={"limit": 100, "offset": max(0, total - 100)})
@@ -170,7 +173,7 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
         moment = _parse_time(row.get("inserted_at"))
         if moment is not None:
             times.append(moment)
-    plan.types_key = _types_key(client, rows)
+    plan.types_key = _types_key(client, newest, plan.rich_users)
     plan.history_users = list(users)[:50]
     plan.history_tokens = list(tokens)[:20]
     if times:
@@ -180,21 +183,72 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
         plan.history_frozen_to = iso_z(max(times) - timedelta(seconds=2))
 
 
-def _types_key(client: ApiClient, rows: list[dict[str, Any]]) -> str:
-    """The tolerated list encoding of ``types`` that the target applies (brackets if undecidable)."""
-    kinds = sorted({row_type(r) for r in rows} - {""})
-    if len(kinds) < 2:
-        return "types[]"
-    kind = kinds[0]
-    for key in ("types[]", "types"):
-        response = client.get("/transactions", params=[(key, kind), ("limit", "100")])
-        data = response.data()
-        found = data.get("transactions") if isinstance(data, dict) else None
-        if response.status == 200 and isinstance(found, list) and all(
-            isinstance(r, dict) and row_type(r) == kind for r in found
-        ):
+# Loyalty event types the load walks filter on (users.HISTORY_TYPES): probing with one of
+# them keeps the probe's value a known type, which a correct target answers with a 200.
+PROBE_TYPES: tuple[str, ...] = ("credit_points", "debit_points", "exchange")
+TYPES_KEYS: tuple[str, ...] = ("types[]", "types")
+NO_TYPES_FILTER = ""  # types_key when no encoding was proven: the walks do not filter by type
+USER_ROWS_POLLS = 5  # how often to look for a plan user's own rows before giving up
+
+
+def _page_rows(client: ApiClient, params: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
+    """The rows of one history page (limit 100), or None unless it is a 200 with a list."""
+    response = client.get("/transactions", params=[*params, ("limit", "100")])
+    data = response.data()
+    found = data.get("transactions") if isinstance(data, dict) else None
+    if response.status != 200 or not isinstance(found, list):
+        return None
+    return [r for r in found if isinstance(r, dict)]
+
+
+def probe_kind(rows: list[dict[str, Any]]) -> str | None:
+    """A type whose filter visibly changes this page: the probe type fewest rows have,
+    provided some row has another type (so an ignored parameter shows)."""
+    counts = {kind: sum(1 for r in rows if row_type(r) == kind) for kind in PROBE_TYPES}
+    kind = min(PROBE_TYPES, key=lambda k: counts[k])
+    return kind if counts[kind] < len(rows) else None
+
+
+def key_applied(
+    client: ApiClient, base: list[tuple[str, str]], unfiltered: list[dict[str, Any]]
+) -> str | None:
+    """The ``types`` key the target visibly applies on the page ``base`` selects, or None.
+
+    A key is trusted only when the unfiltered page has rows of other types and the
+    filtered one has none: an ignored parameter (or one rejected with a 4xx) never passes."""
+    kind = probe_kind(unfiltered)
+    if kind is None:
+        return None
+    for key in TYPES_KEYS:
+        rows = _page_rows(client, [*base, (key, kind)])
+        if rows is not None and all(row_type(r) == kind for r in rows):
             return key
-    return "types[]"
+    return None
+
+
+def _user_rows(client: ApiClient, user: str) -> list[dict[str, Any]]:
+    """A plan user's own rows (its funding credit), waiting briefly for them to be listed."""
+    for attempt in range(USER_ROWS_POLLS):
+        rows = _page_rows(client, [("user_auth_id", user)])
+        if rows:
+            return rows
+        if attempt + 1 < USER_ROWS_POLLS:
+            time.sleep(0.5 * (attempt + 1))
+    return []
+
+
+def _types_key(client: ApiClient, rows: list[dict[str, Any]], users: list[str] | None = None) -> str:
+    """The tolerated list encoding of ``types`` that the target visibly applies.
+
+    First on the newest page (``rows``), then on the history of one of the plan's own
+    funded users; if neither shows it, NO_TYPES_FILTER: a walk filtered in an encoding the
+    target may ignore, or reject with 400, would report a correct target."""
+    found = key_applied(client, [], rows)
+    for user in (users or [])[:2]:
+        if found is not None:
+            break
+        found = key_applied(client, [("user_auth_id", user)], _user_rows(client, user))
+    return NO_TYPES_FILTER if found is None else found
 
 
 def build_plan(

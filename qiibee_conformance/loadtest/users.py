@@ -205,7 +205,7 @@ class QiibeeUser(FastHttpUser):
             candidates = plan.history_users + plan.rich_users
             user = random.choice(candidates) if candidates else None
         types: tuple[str, ...] = ()
-        if random.random() < 0.3:
+        if plan.types_key and random.random() < 0.3:  # "": no encoding proven, so no type filter
             types = tuple(random.sample(HISTORY_TYPES, random.randint(1, 2)))
         token = None
         if random.random() < 0.25:

@@ -132,7 +132,9 @@ class ApiKeyCheck:
                 key = value
                 break
         st = self.state
-        if not key:
+        if key == b"" and st.fault("auth-empty-key-accepted"):
+            pass  # the fault serves an empty key as if it were the right one
+        elif not key:
             if not st.fault("auth-missing-key-accepted"):
                 await self._reject(send, 401, "Missing x-api-key header")
                 return

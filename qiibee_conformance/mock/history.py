@@ -23,14 +23,15 @@ SECOND = 1_000_000
 def _time_window(st: MockState, flt: TxFilter, from_us: int | None, to_us: int | None) -> None:
     exclusive = st.fault("history-from-time-exclusive")
     if st.variant("zoned-times"):
-        flt.from_us, flt.from_exclusive, flt.to_us = from_us, exclusive, to_us
+        flt.from_us, flt.from_exclusive = from_us, exclusive
+        flt.to_us = None if st.fault("history-to-time-ignored") else to_us
         return
     if from_us is not None:
         if exclusive:
             flt.from_us = (from_us // SECOND + 1) * SECOND
         else:
             flt.from_us = -(-from_us // SECOND) * SECOND
-    if to_us is not None:
+    if to_us is not None and not st.fault("history-to-time-ignored"):
         flt.to_us = (to_us // SECOND) * SECOND + SECOND - 1
 
 
@@ -64,7 +65,8 @@ async def list_transactions(request: Request) -> Response:
         if unknown and st.variant("unknown-filter-400"):
             raise ApiError(f"unknown loyalty event type {unknown[0]!r}")
         if not st.fault("history-types-ignored"):
-            flt.types = [t for t in types if t in EVENT_TYPES]
+            known = [t for t in types if t in EVENT_TYPES]
+            flt.types = known[:1] if st.fault("history-types-first-only") else known
     token_raw = q.get("token_id")
     if token_raw:
         if not DIGITS_RE.match(token_raw) or len(token_raw) > 18:

@@ -135,8 +135,16 @@ def _membership_number(st: MockState, t: dict[str, Any], user: UserRow, b: Token
     return saved
 
 
+def _exchange_amount(st: MockState, t: dict[str, Any]) -> int:
+    """The exchange's amount; the exchange-bool-amount fault reads JSON true as 1, as Python's int does."""
+    value = t.get("amount")
+    if isinstance(value, bool) and st.fault("exchange-bool-amount"):
+        return amount({**t, "amount": int(value)})
+    return amount(t, truncate_decimals=st.fault("exchange-decimal-amount"))
+
+
 async def _exchange(st: MockState, t: dict[str, Any]) -> TxRow:
-    amt = amount(t, truncate_decimals=st.fault("exchange-decimal-amount"))
+    amt = _exchange_amount(st, t)
     override_dec = rate_override(t)
     user = _user_for_tx(st, t)
     a = _token(t, "brandA_token_id")
@@ -201,6 +209,8 @@ async def _accept(
         if not debit_now:
             available -= store.pending_hold(user.pk, a.id)
         if available < amt and not st.fault("exchange-overdraw"):
+            raise ApiError("insufficient balance")
+        if available == amt and kind == "exchange" and st.fault("exchange-exact-balance-refused"):
             raise ApiError("insufficient balance")
         if debit_now:
             store.add_balance(user.pk, a.id, -amt)

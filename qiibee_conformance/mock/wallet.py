@@ -16,6 +16,8 @@ async def whitelist(request: Request) -> Response:
     q = request.query_params
     wanted = list_param(q, "token_to_types", brackets=not st.variant("lists-repeat-only"))
     pairs = list(PAIRS)
+    if st.fault("whitelist-unknown-type-all"):  # unknown values dropped: none known left, no filter
+        wanted = [w for w in wanted if w in TOKEN_TYPES]
     if wanted and not st.fault("whitelist-filter-ignored"):
         unknown = [w for w in wanted if w not in TOKEN_TYPES]
         if unknown and st.variant("unknown-filter-400"):
