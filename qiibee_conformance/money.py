@@ -25,7 +25,7 @@ def to_fraction(value: Number) -> Fraction:
         return Fraction(value)
     try:
         return Fraction(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError) as err:
+    except (InvalidOperation, ValueError, OverflowError) as err:  # OverflowError: "Infinity"
         raise ValueError(f"not a decimal number: {value!r}") from err
 
 

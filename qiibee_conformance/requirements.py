@@ -149,6 +149,9 @@ _ALL: tuple[Requirement, ...] = (
     _req("BAL-04", "balances", "credit/debit amount zero, negative, decimal → 4xx",
          "`amount` is an integer or a string of digits, greater than 0.",
          f"{NOTES}, Facts from the vendor's other public pages: Funding a user"),
+    _req("BAL-05", "balances", "credit_points for an unknown user or a token not the brand's own → 400 or 404",
+         "**`credit_points` for an unknown user or a token that is not the brand's own**: 400 or 404.",
+         f"{NOTES}, More points a correct target may choose either way"),
     # exchange -------------------------------------------------------------------------------
     _req("EXC-01", "exchange", "exchange along an active pair → 202 (empty body or a JSON object)",
          "Success: HTTP 202 ... Its body is not documented: tolerated: empty body, or any JSON object",

@@ -75,3 +75,31 @@ def invalid_amounts(ctx: CheckContext) -> None:
     for kind in ("credit_points", "debit_points"):
         for amount in BAD_AMOUNTS:
             expect_4xx(ctx.points(kind, user, amount), f"{kind} with amount {amount!r}")
+
+
+@check("BAL-05")
+def credit_only_own_points(ctx: CheckContext) -> None:
+    """A credit mints the brand's own points for a user who exists: an unknown token, an airline's
+    miles or an unknown user is refused (400 or 404, both tolerated), and no user is made."""
+    user = ctx.new_user("bal")
+    unknown_token = ctx.catalogue.unused_token_id()
+    probes = [
+        (
+            ctx.points("credit_points", user, 5, unknown_token),
+            f"credit_points of token {unknown_token}, which the whitelist does not list",
+        ),
+        (
+            ctx.points("credit_points", f"qc-unknown-credit-{ctx.settings.run_id}", 5),
+            "credit_points for a user that does not exist",
+        ),
+    ]
+    # An airline's miles are never the brand's own token (a brand may own several erc20/NFTs).
+    miles = next((p.to_token.id for p in ctx.catalogue.pairs_of_type("miles")), None)
+    if miles is not None and miles != ctx.brand_token_id:
+        probes.append(
+            (ctx.points("credit_points", user, 5, miles), f"credit_points of the miles token {miles}")
+        )
+    for response, what in probes:
+        expect_status(response, (400, 404), what)
+    ghost = ctx.client.get(f"/users/qc-unknown-credit-{ctx.settings.run_id}")
+    expect_status(ghost, (404,), "GET the unknown user a refused credit named", probes[1][0])

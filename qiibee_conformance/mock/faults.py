@@ -36,6 +36,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "whitelist-unknown-type-all": ("WL-03", "an unknown token_to_types value is dropped: every pair listed"),
     "balances-unknown-user-200": ("BAL-01", "balances of an unknown user give 200"),
     "debit-overdraw": ("BAL-03", "debit_points may take the balance below zero"),
+    "credit-any-token": ("BAL-05", "credit/debit take any token id, even an unknown one"),
     "exchange-two-way": ("EXC-02", "the reverse of a one-way pair is allowed"),
     "exchange-rate-inverted": ("EXC-03", "rate = B.onramp / A.offramp"),
     "exchange-round-nearest": ("EXC-03", "received amount rounded to nearest, not floored"),
