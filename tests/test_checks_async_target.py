@@ -22,7 +22,7 @@ from certify_helpers import describe, load_report, requirement_status, run_certi
 from qiibee_conformance.checks.history import fraction_digits
 from qiibee_conformance.embedded import EmbeddedMock
 
-KEY = "wave-hist-key-7c2e91"
+KEY = "async-target-key-7c2e91"
 APPLY_DELAY = 0.5
 
 

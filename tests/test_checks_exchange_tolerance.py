@@ -99,7 +99,7 @@ def test_row_for_falls_back_to_another_type() -> None:
 
 
 # CON-01 against a correct target that debits at settlement and holds nothing back ----------
-KEY = "wave-money-key-3c1f"
+KEY = "exchange-tolerance-key-3c1f"
 
 
 @pytest.fixture

@@ -178,15 +178,16 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
     plan.history_tokens = list(tokens)[:20]
     if times:
         plan.history_oldest = iso_z(min(times))
-        # Two seconds before the newest row: whole-second stamps and commits in flight
-        # cannot put a new row in there any more.
-        plan.history_frozen_to = iso_z(max(times) - timedelta(seconds=2))
+        # Well before the newest row: whole-second stamps, commits in flight, and a queue
+        # between a 202 and the row's listing cannot put a new row in there any more.
+        plan.history_frozen_to = iso_z(max(times) - FROZEN_MARGIN)
 
 
 # Loyalty event types the load walks filter on (users.HISTORY_TYPES): probing with one of
 # them keeps the probe's value a known type, which a correct target answers with a 200.
 PROBE_TYPES: tuple[str, ...] = ("credit_points", "debit_points", "exchange")
 TYPES_KEYS: tuple[str, ...] = ("types[]", "types")
+FROZEN_MARGIN = timedelta(seconds=30)  # how far before the newest row a window counts as closed
 NO_TYPES_FILTER = ""  # types_key when no encoding was proven: the walks do not filter by type
 USER_ROWS_POLLS = 5  # how often to look for a plan user's own rows before giving up
 
