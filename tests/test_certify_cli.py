@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from certify_helpers import (
     requirement_status,
     run_certify,
     run_plain_pytest,
+    serve,
 )
 
 from qiibee_conformance.certify.config import load_config, make_settings
@@ -336,15 +336,8 @@ class _EmptyCatalogueHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def empty_catalogue_target() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmptyCatalogueHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(_EmptyCatalogueHandler) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -11,13 +11,13 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from certify_helpers import describe, load_report, requirement_status, run_certify
+from certify_helpers import describe, load_report, requirement_status, run_certify, serve
 
 from qiibee_conformance.checks.history import fraction_digits
 from qiibee_conformance.embedded import EmbeddedMock
@@ -78,15 +78,9 @@ def _json(body: bytes | None) -> Any:
 @pytest.fixture
 def async_target(start_mock: Callable[..., EmbeddedMock]) -> Iterator[str]:
     mock = start_mock(api_key=KEY)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(mock.base_url))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        time.sleep(APPLY_DELAY)  # let pending timers finish against the still running mock
+    with serve(_handler(mock.base_url)) as url:
+        yield url
+    time.sleep(APPLY_DELAY)  # let pending timers finish against the still running mock
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from catalogue_helpers import pair
 
 from qiibee_conformance.checks.base import Untestable
 from qiibee_conformance.checks.concurrency import exchange_burst
@@ -20,26 +21,13 @@ from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange import _override_plan
 from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, minimal_amount
 from qiibee_conformance.client import ApiClient, Response
-from qiibee_conformance.discovery import Pair, Token
+from qiibee_conformance.discovery import Pair
 from qiibee_conformance.embedded import free_port
 from qiibee_conformance.mock.app import create_app
 from qiibee_conformance.mock.config import MockConfig
 from qiibee_conformance.mock.store import Store
 from qiibee_conformance.money import received_amount, revealing_amounts
 from qiibee_conformance.settings import Settings
-
-
-def token(tid: int, onramp: str | None, offramp: str | None) -> Token:
-    parsed = Token.from_json({"id": tid, "onramp": onramp, "offramp": offramp, "type": "erc20"})
-    assert parsed is not None
-    return parsed
-
-
-def pair(offramp: str, onramp: str, **limits: str) -> Pair:
-    raw: dict[str, Any] = {"id": 1, **limits}
-    return Pair(
-        id=1, from_token=token(1, "0.3", offramp), to_token=token(2, onramp, None), status="active", raw=raw
-    )
 
 
 def test_bounds_never_sit_on_a_limit() -> None:

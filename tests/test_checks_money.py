@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+
+from catalogue_helpers import pair
 
 from qiibee_conformance.checks.exchange import _override_plan
 from qiibee_conformance.checks.exchange_run import amount_bounds, choose_amounts, minimal_amount
-from qiibee_conformance.discovery import Pair, Token
 from qiibee_conformance.money import float_received, received_amount
-
-
-def token(tid: int, onramp: str | None, offramp: str | None, kind: str = "erc20") -> Token:
-    raw: dict[str, Any] = {"id": tid, "onramp": onramp, "offramp": offramp, "type": kind}
-    parsed = Token.from_json(raw)
-    assert parsed is not None
-    return parsed
-
-
-def pair(offramp: str, onramp: str, **limits: str) -> Pair:
-    raw: dict[str, Any] = {"id": 1, **limits}
-    return Pair(
-        id=1, from_token=token(1, "0.3", offramp), to_token=token(2, onramp, None), status="active", raw=raw
-    )
 
 
 def test_amounts_reveal_float_rounding_and_inversion() -> None:
