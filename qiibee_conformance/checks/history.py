@@ -267,6 +267,17 @@ def user_filter(ctx: CheckContext) -> None:
     )
     # No bound on the count: a target may record rows of its own for the user (a reversal,
     # the partner token's received credit); the stranger check above proves the filter.
+    # A new user of the run's own, with nothing done to it: "If there are no transactions, an
+    # empty transactions list will be returned" (200). Whatever a brand may credit on signup,
+    # the count must match the rows.
+    idle = ctx.new_user("his")
+    response, rows, total = page(ctx, {"user_auth_id": idle})
+    expect_status(response, (200,), "GET /transactions for a new user (no transactions of the run's)")
+    ensure(
+        total == len(rows),
+        f"a new user's history lists {len(rows)} rows with total_tx_count {total!r}",
+        response,
+    )
     unknown = ctx.history({"user_auth_id": f"qc-unknown-{ctx.settings.run_id}"})
     expect_status(unknown, (200, 404), "GET /transactions for an unknown user_auth_id")
     if unknown.status == 200:

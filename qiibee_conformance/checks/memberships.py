@@ -94,6 +94,28 @@ def number_validated(ctx: CheckContext) -> None:
                 (201,),
                 f"membership {provider} with the valid number {number!r}",
             )
+        if numbers:
+            _update_validated(ctx, user, provider)
+
+
+def _update_validated(ctx: CheckContext, user: str, provider: str) -> None:
+    """Updating a membership is "Same as Create User Membership": a malformed number is still
+    400, and the saved number (whichever MEM-05 finds it to be) stays."""
+    before = ctx.client.get(f"/users/{user}/memberships/{provider}")
+    saved = _number(before.data()) if before.status == 200 else None
+    if saved is None:
+        return  # nothing readable saved: MEM-01 reports it
+    malformed = MALFORMED_NUMBERS[1]
+    refused = _post(ctx, user, provider, malformed)
+    expect_status(refused, (400,), f"updating the {provider} membership to the malformed {malformed!r}")
+    kept = ctx.client.get(f"/users/{user}/memberships/{provider}")
+    expect_status(kept, (200,), f"GET {provider} after a refused update", refused)
+    ensure(
+        _number(kept.data()) == saved,
+        f"after a refused update the {provider} membership shows {describe(kept)}, not {saved!r}",
+        refused,
+        kept,
+    )
 
 
 @check("MEM-04")

@@ -78,14 +78,55 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
 @check("NFT-02")
 def nft_bad_requests(ctx: CheckContext) -> None:
     pair, burn = _nft(ctx)
+    _refused_when_short(ctx, pair, burn)
+    rich = ctx.new_user("nft")
+    ctx.fund(rich, burn + SPARE)
+    refusals = [*_refused_unknown(ctx, rich, pair), *_refused_incomplete(ctx, rich, pair)]
+    _balance_kept(ctx, rich, Decimal(burn + SPARE), refusals)
+
+
+def _refused_when_short(ctx: CheckContext, pair: Pair, burn: int) -> None:
+    """Insufficient balance is on the exchange's 400 list, which the NFT section shares."""
     user = ctx.new_user("nft")
     # Half the price: short of it under floor or ceil alike (NFT-01 tells those apart).
     held = burn // 2
     if held:
         ctx.fund(user, held)
-    expect_status(redeem(ctx, user, pair), (400,), f"points to NFT with a balance of {held} (needs {burn})")
-    rich = ctx.new_user("nft")
-    ctx.fund(rich, burn + SPARE)
-    # Missing fields are invalid input ("a 4xx"); the NFT section's 400 list does not name them.
+    response = redeem(ctx, user, pair)
+    expect_status(response, (400,), f"points to NFT with a balance of {held} (needs {burn})")
+    _balance_kept(ctx, user, Decimal(held), [response])
+
+
+def _refused_unknown(ctx: CheckContext, rich: str, pair: Pair) -> list[Response]:
+    """The exchange's 400 list has "User/Token does not exist"; the NFT's responses "will be the same"."""
+    ghost = f"qc-unknown-nft-{ctx.settings.run_id}"
+    no_user = redeem(ctx, ghost, pair)
+    expect_status(no_user, (400,), f"points to NFT for user {ghost}, who does not exist")
+    bogus = ctx.catalogue.unused_token_id()
+    no_token = redeem(ctx, rich, pair, to_token_id=bogus)
+    expect_status(
+        no_token, (400,),
+        f"points to NFT {bogus}, a token the whitelist does not list, by a user who can afford the real one",
+    )
+    return [no_user, no_token]
+
+
+def _refused_incomplete(ctx: CheckContext, rich: str, pair: Pair) -> list[Response]:
+    """Missing fields are invalid input ("a 4xx"); the NFT section's 400 list does not name them."""
+    refusals = []
     for missing in ("reward_type", "from_token_id", "to_token_id", "user_auth_id"):
-        expect_4xx(redeem(ctx, rich, pair, **{missing: None}), f"points to NFT without {missing}")
+        response = redeem(ctx, rich, pair, **{missing: None})
+        expect_4xx(response, f"points to NFT without {missing}")
+        refusals.append(response)
+    return refusals
+
+
+def _balance_kept(ctx: CheckContext, user: str, expected: Decimal, refusals: list[Response]) -> None:
+    """A refused redemption burns nothing: the balance is what was credited before it."""
+    balance = ctx.balance(user)
+    if balance != expected:
+        raise Nonconformity(
+            f"points-to-NFT requests refused with a 4xx changed the user's balance: "
+            f"expected {expected} (as funded), got {balance}",
+            refusals,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from typing import Any
@@ -127,27 +128,96 @@ def unknown_user_404(ctx: CheckContext) -> None:
     expect_status(ctx.client.get(f"/users/{_unknown(ctx)}"), (404,), "GET /users/<unknown auth_id>")
 
 
+# USR-07: one field per request, alternating methods; every other field must stay as it was.
+# metadata is free-form: only the documented example key is sent and compared.
+NEWSLETTER = "metadata.opts_newsletter"
+# Emails and country codes may be stored or shown in another case.
+CASELESS = ("email", "country_ISO")
+
+
+def _shown(body: dict[str, Any] | None, key: str) -> Any:
+    """The value a user body shows for ``key`` (``NEWSLETTER`` reads inside metadata)."""
+    body = body or {}
+    if key != NEWSLETTER:
+        return body.get(key)
+    metadata = body.get("metadata")
+    return metadata.get("opts_newsletter") if isinstance(metadata, dict) else None
+
+
+def _same(key: str, got: Any, want: Any) -> bool:
+    if key in CASELESS:
+        return isinstance(got, str) and got.casefold() == str(want).casefold()
+    return type(got) is type(want) and got == want
+
+
+def _wrong(body: dict[str, Any] | None, expected: dict[str, Any]) -> dict[str, Any]:
+    """The expected fields a user body shows differently: key -> value shown."""
+    return {k: _shown(body, k) for k, v in expected.items() if not _same(k, _shown(body, k), v)}
+
+
+def _expect(change: dict[str, Any]) -> dict[str, Any]:
+    """What a sent change should make the user show, keyed as ``_wrong`` reads it."""
+    expected = dict(change)
+    if "metadata" in expected:
+        expected[NEWSLETTER] = expected.pop("metadata")["opts_newsletter"]
+    return expected
+
+
+def _update_step(
+    ctx: CheckContext,
+    method: str,
+    auth_id: str,
+    change: dict[str, Any],
+    expected: dict[str, Any],
+    before: Response,
+) -> Response:
+    """Send one change; 200 with the user showing it and every other field unchanged."""
+    response = ctx.client.request(method, f"/users/{auth_id}", json_body={"user": change})
+    expect_status(response, (200,), f"{method} /users/:auth_id with {change}", before)
+    expected.update(_expect(change))
+    wrong = _wrong(data_object(response, f"{method} /users/:auth_id"), expected)
+    ensure(
+        not wrong,
+        f"{method} with {change} answered a user showing {wrong}; expected {expected} "
+        "(the field sent changed, every other field as it was)",
+        before,
+        response,
+    )
+    return response
+
+
 @check("USR-07")
 def update_changes_only_sent_fields(ctx: CheckContext) -> None:
+    """Every field but auth_id is updatable, and only the one sent may change."""
     email = ctx.email("u")
-    created, user = ctx.create_user(email, first_name="Ada", second_name="Lovelace", language="en")
+    created, user = ctx.create_user(
+        email, first_name="Ada", second_name="Lovelace", language="en", metadata={"opts_newsletter": False}
+    )
     expect_status(created, (201,), "POST /users")
     assert user is not None
-    put = ctx.client.put(f"/users/{user.auth_id}", {"user": {"first_name": "Grace"}})
-    expect_status(put, (200,), "PUT /users/:auth_id with one field", created)
-    data = data_object(put, "PUT /users/:auth_id")
-    expected = {"first_name": "Grace", "second_name": "Lovelace", "language": "en", "email": email}
-    wrong = {k: data.get(k) for k, v in expected.items() if data.get(k) != v}
-    ensure(not wrong, f"PUT changed fields it was not sent (or not the one sent): {wrong}", created, put)
-    patch = ctx.client.patch(f"/users/{user.auth_id}", {"user": {"language": "it"}})
-    expect_status(patch, (200,), "PATCH /users/:auth_id with one field", created, put)
-    data = data_object(patch, "PATCH /users/:auth_id")
-    expected["language"] = "it"
-    wrong = {k: data.get(k) for k, v in expected.items() if data.get(k) != v}
-    ensure(not wrong, f"PATCH changed fields it was not sent (or not the one sent): {wrong}", put, patch)
+    expected = {
+        "first_name": "Ada",
+        "second_name": "Lovelace",
+        "language": "en",
+        "email": email,
+        NEWSLETTER: False,
+    }
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("PUT", {"first_name": "Grace"}),
+        ("PATCH", {"language": "it"}),
+        # A fresh address of the run: valid, lower case, no duplicate.
+        ("PATCH", {"email": ctx.email("ue").lower()}),
+        ("PUT", {"metadata": {"opts_newsletter": True}}),
+        # The documents' own example value; the user was created without a country.
+        ("PATCH", {"country_ISO": "usa"}),
+    ]
+    evidence = [created]
+    for method, change in steps:
+        evidence.append(_update_step(ctx, method, user.auth_id, change, expected, evidence[-1]))
     got, body = _get_user(ctx, user.auth_id)
-    wrong = {k: (body or {}).get(k) for k, v in expected.items() if (body or {}).get(k) != v}
-    ensure(not wrong, f"after PUT and PATCH, GET shows {wrong}", put, patch, got)
+    expect_status(got, (200,), "GET /users/:auth_id after the updates", *evidence)
+    wrong = _wrong(body, expected)
+    ensure(not wrong, f"after the updates GET shows {wrong}; expected {expected}", *evidence, got)
 
 
 @check("USR-08")
@@ -207,13 +277,21 @@ def _created_time(user: dict[str, Any]) -> Any:
     return None
 
 
-def _ordered_users(ctx: CheckContext) -> tuple[CreatedUser, CreatedUser]:
-    """The run's oldest user and one created over a second later (waiting only what is missing)."""
-    oldest = ctx.users[0] if ctx.users else ctx.new_user_full("ord")
-    wait = 1.1 - (time.monotonic() - oldest.finished)
-    if wait > 0:
-        time.sleep(wait)
-    return oldest, ctx.new_user_full("ord")
+# Created in this order, over a second apart: newest first lists them a, z, m, which neither
+# email order gives (ascending a, m, z; descending z, m, a).
+ORDER_TAGS = ("ordm", "ordz", "orda")
+
+
+def _ordered_users(ctx: CheckContext) -> list[CreatedUser]:
+    """Users created in ORDER_TAGS order, each over a second after the one before."""
+    made: list[CreatedUser] = []
+    for tag in ORDER_TAGS:
+        if made:
+            wait = 1.1 - (time.monotonic() - made[-1].finished)
+            if wait > 0:
+                time.sleep(wait)
+        made.append(ctx.new_user_full(tag))
+    return made
 
 
 @check("USR-11")
@@ -226,7 +304,7 @@ def newest_first(ctx: CheckContext) -> None:
             f"GET /users without limit returned {len(page)} users of {total} (default limit is 100)",
             default,
         )
-    older, newer = _ordered_users(ctx)
+    ordered = _ordered_users(ctx)
     fragment = ctx.settings.run_id
     position: dict[object, int] = {}
     listed: list[dict[str, Any]] = []
@@ -237,17 +315,18 @@ def newest_first(ctx: CheckContext) -> None:
         evidence.append(response)
         position.update({u.get("auth_id"): offset + i for i, u in enumerate(chunk)})
         listed += chunk
-        if len(chunk) < 100 or (older.auth_id in position and newer.auth_id in position):
+        if len(chunk) < 100 or all(u.auth_id in position for u in ordered):
             break
-    missing = [u.auth_id for u in (older, newer) if u.auth_id not in position]
+    missing = [u.auth_id for u in ordered if u.auth_id not in position]
     ensure(not missing, f"users created by this run are missing from the list: {missing}", *evidence)
     # Newest first: a user created more than a second after another must be listed before it.
-    if position[newer.auth_id] > position[older.auth_id]:
-        raise Nonconformity(
-            f"user {newer.auth_id} was created {newer.started - older.finished:.1f} s after {older.auth_id} "
-            "but is listed after it (the list must be newest first)",
-            evidence,
-        )
+    for older, newer in itertools.pairwise(ordered):
+        if position[newer.auth_id] > position[older.auth_id]:
+            raise Nonconformity(
+                f"user {newer.auth_id} was created {newer.started - older.finished:.1f} s after "
+                f"{older.auth_id} but is listed after it (the list must be newest first)",
+                evidence,
+            )
     response = evidence[-1]
     times = [_created_time(u) for u in listed]
     for i in range(len(times) - 1):

@@ -86,6 +86,8 @@ async def list_transactions(request: Request) -> Response:
         refs, total = st.store.list_tx_refs(flt, limit=limit, offset=query_offset, oldest_first=oldest_first)
         ids = [ref[0] for ref in refs]
         items = renderer.cached_refs(refs)
+    if st.fault("history-empty-user-404") and flt.user_pk is not None and total == 0:
+        raise ApiError("no transactions for this user", 404)
     if st.fault("history-total-page"):
         total = len(ids)
     fields = {"limit": limit, "offset": offset, "total_tx_count": total}

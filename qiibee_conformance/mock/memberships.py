@@ -32,13 +32,15 @@ async def create_membership(request: Request) -> Response:
     lax_provider = provider not in PROVIDERS and st.fault("membership-unknown-provider-accepted")
     if not lax_provider:
         _known_provider(st, provider)
-    if not (lax_provider or st.fault("membership-number-unvalidated")) and not valid_number(
+    # The update fault validates a number only when the user has none yet for the provider.
+    lax_update = (
+        st.fault("membership-update-unvalidated") and st.store.membership(user.pk, provider) is not None
+    )
+    if not (lax_provider or lax_update or st.fault("membership-number-unvalidated")) and not valid_number(
         provider, number, brand_id=BRAND_ID, auth_id=user.auth_id
     ):
         raise ApiError(f"invalid format for the {provider} membership number")
-    stored = st.store.put_membership(
-        user.pk, provider, number, keep_first=st.fault("membership-keeps-first")
-    )
+    stored = st.store.put_membership(user.pk, provider, number, keep_first=st.fault("membership-keeps-first"))
     return st.ok(st.renderer.membership(provider, stored), 201)
 
 

@@ -304,6 +304,7 @@ class Store:
         limit: int,
         offset: int,
         oldest_first: bool,
+        by_email: bool = False,
     ) -> tuple[list[UserRow], int]:
         where: list[str] = []
         args: list[Any] = []
@@ -321,11 +322,11 @@ class Store:
             where.append("created_us <= ?")
             args.append(to_us)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        order = "ASC" if oldest_first else "DESC"
+        order = ("email_lower" if by_email else "pk") + (" ASC" if oldest_first else " DESC")
         with self.lock:
             total = self.conn.execute(f"SELECT COUNT(*) FROM users {clause}", args).fetchone()[0]
             rows = self.conn.execute(
-                f"SELECT {USER_COLUMNS} FROM users {clause} ORDER BY pk {order} LIMIT ? OFFSET ?",
+                f"SELECT {USER_COLUMNS} FROM users {clause} ORDER BY {order} LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
         return [UserRow(*r) for r in rows], int(total)

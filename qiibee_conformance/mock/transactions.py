@@ -178,13 +178,22 @@ async def _nft(st: MockState, t: dict[str, Any]) -> TxRow:
             raise ApiError(f"transaction.{key} is required")
     user = _user_for_tx(st, t)
     src = _token(t, "from_token_id")
-    nft = _token(t, "to_token_id")
+    nft = _nft_token(st, t, src)
     if nft.type != "erc721" or (src.id, nft.id) not in PAIR_INDEX:
         raise ApiError(f"points to NFT not allowed from token {src.id} to token {nft.id}")
     if nft.onramp is None or src.onramp is None:
         raise ApiError("the tokens have no onramp value")
     burned = rates.nft_burn(nft.onramp, src.onramp, use_floor=st.fault("nft-floor"))
     return await _accept(st, user, src, nft, burned, "1", NFT_TYPE, None, None)
+
+
+def _nft_token(st: MockState, t: dict[str, Any], src: Token) -> Token:
+    """The NFT asked for; the nft-unknown-token-accepted fault swaps an unknown id for src's first NFT."""
+    if st.fault("nft-unknown-token-accepted") and token_id(t, "to_token_id") not in TOKENS:
+        for a_id, b_id in PAIR_INDEX:
+            if a_id == src.id and TOKENS[b_id].type == "erc721":
+                return TOKENS[b_id]
+    return _token(t, "to_token_id")
 
 
 async def _accept(

@@ -98,7 +98,9 @@ async def update_user(request: Request) -> Response:
         raise ApiError(f"user {auth_id!r} not found", 404)
     changes = _profile(u)
     if "email" in u:
-        changes["email"] = _email(st, u, validate=True)
+        email = _email(st, u, validate=True)
+        if not st.fault("user-update-ignores-email"):
+            changes["email"] = email
     new_auth = u.get("auth_id")
     if "auth_id" in u and new_auth != user.auth_id:
         if st.fault("user-auth-id-mutable"):
@@ -132,6 +134,7 @@ async def list_users(request: Request) -> Response:
         limit=limit,
         offset=offset,
         oldest_first=st.fault("users-oldest-first"),
+        by_email=st.fault("users-email-order"),
     )
     if st.fault("users-total-count-page"):
         total = len(rows)
