@@ -4,15 +4,12 @@ accepts a target that answers 202 to a whole burst and fails the excess at settl
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
 import pytest
-import uvicorn
 from catalogue_helpers import pair
 
 from qiibee_conformance.checks.base import Untestable
@@ -22,10 +19,7 @@ from qiibee_conformance.checks.exchange import _override_plan
 from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, minimal_amount
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Pair
-from qiibee_conformance.embedded import free_port
-from qiibee_conformance.mock.app import create_app
-from qiibee_conformance.mock.config import MockConfig
-from qiibee_conformance.mock.store import Store
+from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.money import received_amount, revealing_amounts
 from qiibee_conformance.settings import Settings
 
@@ -91,26 +85,11 @@ KEY = "exchange-tolerance-key-3c1f"
 
 
 @pytest.fixture
-def no_hold_mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The mock's debit-at-settlement variant without its hold on pending exchanges, in-process:
-    it answers 202 to every exchange the balance alone covers and fails the excess at settlement."""
-    monkeypatch.setattr(Store, "pending_hold", lambda self, user_pk, token_id: 0)
-    config = MockConfig(api_key=KEY, settle_delay=0.3, variants=frozenset({"debit-at-settlement"}))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def no_hold_mock(start_mock: Callable[..., EmbeddedMock]) -> str:
+    """The mock debiting at settlement and holding nothing back for pending exchanges: it
+    answers 202 to every exchange the balance alone covers and fails the excess at settlement."""
+    mock = start_mock(api_key=KEY, settle_delay=0.3, variants=["debit-at-settlement", "no-pending-hold"])
+    return mock.base_url
 
 
 class RecordingContext(CheckContext):

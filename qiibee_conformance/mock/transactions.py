@@ -215,7 +215,7 @@ async def _accept(
     debit_now = not st.variant("debit-at-settlement")
     with store.transaction():
         available = store.balance(user.pk, a.id)
-        if not debit_now:
+        if not debit_now and not st.variant("no-pending-hold"):
             available -= store.pending_hold(user.pk, a.id)
         if available < amt and not st.fault("exchange-overdraw"):
             raise ApiError("insufficient balance")

@@ -22,6 +22,8 @@ VARIANTS: dict[str, str] = {
     "unknown-history-user-404": "history for an unknown user_auth_id gives 404",
     "unknown-filter-400": "unknown types / token_to_types values give 400",
     "debit-at-settlement": "exchanges debit the balance when they settle",
+    "no-pending-hold": "with debit-at-settlement, pending exchanges hold nothing back: "
+    "a burst is accepted whole and its excess fails when it settles",
     "unknown-provider-404": "GET membership of an unknown provider gives 404",
     "credit-unknown-404": "credit/debit for an unknown user gives 404",
     "duplicate-email-400": "a duplicate email on create gives 400",
