@@ -124,11 +124,24 @@ def test_all_alternatives_still_behave(start_mock: Any) -> None:
     assert resp.status_code == 202
     assert api.balance(auth_id) == 50  # debited at settlement
     assert api.tx(type="exchange", user_auth_id=auth_id, brandA_token_id=101, brandB_token_id=202,
-                  amount=30).status_code == 400  # the pending 30 is held
+                  amount=30).status_code == 202  # no-pending-hold: the pending 30 is not held back
     rows = api.wait_settled(auth_id)
-    assert api.balance(auth_id) == 20
+    assert api.balance(auth_id) == 20  # the second exchange failed when it settled
+    assert sorted(r["status"] for r in rows if r["loyalty_event_type"] == "exchange") == ["failed", "success"]
     assert rows[0]["token"]["id"] == "101" and rows[0]["inserted_at"].endswith("Z")
-    assert len(api.history(token_id=202)) == 1  # token-filter-both: matches token_to
+    assert len(api.history(token_id=202)) == 2  # token-filter-both: matches token_to (both exchanges)
+
+
+def test_debit_at_settlement_holds_pending_exchanges(start_mock: Any) -> None:
+    api = MockApi(start_mock(variants=["debit-at-settlement"]))
+    auth_id = api.new_user()["auth_id"]
+    assert api.tx(type="credit_points", user_auth_id=auth_id, token_id=101, amount=50).status_code == 202
+    exchange = {"type": "exchange", "user_auth_id": auth_id, "brandA_token_id": 101, "brandB_token_id": 202}
+    assert api.tx(**exchange, amount=30).status_code == 202
+    assert api.balance(auth_id) == 50  # debited at settlement
+    assert api.tx(**exchange, amount=30).status_code == 400  # the pending 30 is held
+    api.wait_settled(auth_id)
+    assert api.balance(auth_id) == 20
 
 
 def test_a_second_bundle_of_faults(start_mock: Any) -> None:
