@@ -20,13 +20,13 @@ from urllib.parse import urlencode
 import pytest
 
 from qiibee_conformance.checks.base import Nonconformity, Untestable
-from qiibee_conformance.checks.context import CheckContext, filter_visible, pick_answer
+from qiibee_conformance.checks.context import CheckContext, filter_visible, pick_answer, unknown_value_verdict
 from qiibee_conformance.checks.whitelist import (
     _filtered,
+    lists_no_pair,
     probe_selection,
     token_to_types_filter,
     unknown_type,
-    unknown_value_verdict,
 )
 from qiibee_conformance.client import ApiClient, Exchange, Response
 from qiibee_conformance.discovery import create_user, credit, parse_whitelist
@@ -253,7 +253,7 @@ def test_unknown_value_verdict(statuses: list[tuple[int, Any]], verdict: str | N
         (f"e{i}", response(s, {"data": d} if d is not None else {"error": "x"}))
         for i, (s, d) in enumerate(statuses)
     ]
-    assert unknown_value_verdict(answers) == verdict
+    assert unknown_value_verdict(answers, lists_no_pair) == verdict
 
 
 # the load plan's `types` key -----------------------------------------------------------------

@@ -92,6 +92,22 @@ def filter_visible(unfiltered: Response, applied: Callable[[Response], bool]) ->
     return unfiltered.status == 200 and not applied(unfiltered)
 
 
+def unknown_value_verdict(
+    answers: Sequence[tuple[str, Response]], lists_nothing: Callable[[Response], bool]
+) -> str | None:
+    """How the answers to an unknown filter value read (``list_unknown_value``), or None when
+    they conform; ``lists_nothing(response)`` says whether a 200 lists no item.
+
+    One answer (the proven encoding): it must be 400 or a 200 listing nothing. Several (no
+    encoding proven): the target reads at least one, so one such answer suffices; otherwise
+    an ignored parameter cannot be told from a matching value ("untestable")."""
+    if any(r.status >= 500 for _, r in answers):
+        return "nonconformity"
+    if any(r.status == 400 or (r.status == 200 and lists_nothing(r)) for _, r in answers):
+        return None
+    return "nonconformity" if len(answers) == 1 else "untestable"
+
+
 def pick_answer(answers: Sequence[Response], applied: Callable[[Response], bool]) -> Response:
     """The answer a check should judge when no encoding was proven: one that honours the
     filter, else a 200 (so an encoding rejected as unknown does not hide the other), else

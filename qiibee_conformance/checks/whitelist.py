@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qiibee_conformance.checks.base import Nonconformity, Untestable, check, describe, ensure, expect_status
-from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.context import CheckContext, unknown_value_verdict
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import WHITELIST_PATH, Pair, parse_token_id, parse_whitelist
 
@@ -58,21 +58,8 @@ def probe_selection(pairs: list[Pair]) -> list[str] | None:
     return absent[:1] or None
 
 
-def _refused_or_empty(response: Response) -> bool:
-    return response.status == 400 or (response.status == 200 and response.data() == [])
-
-
-def unknown_value_verdict(answers: list[tuple[str, Response]]) -> str | None:
-    """How the answers to an unknown ``token_to_types`` value read, or None when they conform.
-
-    One answer (the proven encoding): it must be 400 or an empty list. Several (no encoding
-    proven): the target reads at least one, so one answer 400 or empty suffices; otherwise
-    an ignored parameter cannot be told from a matching value ("untestable")."""
-    if any(r.status >= 500 for _, r in answers):
-        return "nonconformity"
-    if any(_refused_or_empty(r) for _, r in answers):
-        return None
-    return "nonconformity" if len(answers) == 1 else "untestable"
+def lists_no_pair(response: Response) -> bool:
+    return bool(response.data() == [])
 
 
 @check("WL-01")
@@ -126,7 +113,7 @@ def unknown_type(ctx: CheckContext) -> None:
         return ctx.client.get(WHITELIST_PATH, params=params)
 
     answers = ctx.list_unknown_value(send, FILTER, BOGUS_TYPE)
-    verdict = unknown_value_verdict(answers)
+    verdict = unknown_value_verdict(answers, lists_no_pair)
     shown = "; ".join(f"{FILTER} as {encoding}: {describe(r)}" for encoding, r in answers)
     if verdict == "nonconformity":
         raise Nonconformity(
