@@ -210,14 +210,8 @@ def insufficient_balance(ctx: CheckContext) -> None:
 
 
 def _balance_after_settlement(ctx: CheckContext, user: str) -> Decimal:
-    """The balance once the user's non-credit rows are all settled (Untestable if they never are)."""
-
-    def done() -> bool:
-        rows, _ = ctx.user_rows(user)
-        moves = [r for r in rows if reconcile.row_type(r) != reconcile.CREDIT]
-        return bool(moves) and not any(reconcile.is_pending(r) for r in moves)
-
-    if not ctx.poll(done, timeout=2.0 if ctx.settlement_broken else None):
+    """The balance once the user's exchange has settled (Untestable if it never does)."""
+    if not ctx.wait_settled([user], min_moves={user: 1}).settled:
         raise Untestable("the exchange did not settle before the deadline (see SET-01)")
     return ctx.balance(user)
 
