@@ -47,6 +47,7 @@ from qiibee_conformance.embedded import EmbeddedMock, free_port
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.reconcile import fetch_history, points_burned, reconcile_users, row_id, row_type
 from qiibee_conformance.settings import Settings
+from qiibee_conformance.transport import Limits
 
 BENCH_DIR = Path(__file__).resolve().parent
 PRISM_DIR = BENCH_DIR / "prism"
@@ -643,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir = Path(tmp)
             log(f"mock with {args.history} seeded rows up in {time.monotonic() - started:.1f} s")
             settings = Settings(base_url=mock.base_url, api_key=mock.api_key)
-            client = ApiClient(mock.base_url, mock.api_key, timeout=30)
+            client = ApiClient(mock.base_url, mock.api_key, limits=Limits(read_timeout=30))
             first = client.get("/transactions", params={"limit": 100})
             data = first.data()
             total = data.get("total_tx_count", 0) if isinstance(data, dict) else 0

@@ -8,7 +8,6 @@ reproduce it. The API key is redacted in all of it.
 from __future__ import annotations
 
 import json
-import shlex
 import threading
 import time
 from collections import deque
@@ -20,58 +19,15 @@ from urllib.parse import urlencode
 import requests
 
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.findings import Redirected
 from qiibee_conformance.redact import REDACTED, Redactor
+from qiibee_conformance.transport import TRUNCATED_ATTRIBUTE, GuardedSession, Limits
 
 API_KEY_HEADER = "X-API-KEY"
 _BODY_LIMIT = 4000
 
 Params = Mapping[str, Any] | list[tuple[str, Any]]
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One request and its response, already redacted."""
-
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: str | None
-    status: int | None
-    response_headers: dict[str, str]
-    response_body: str
-    elapsed_ms: float
-    error: str | None = None
-
-    def curl(self) -> str:
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
-        for name, value in self.request_headers.items():
-            if name.lower() in {"user-agent", "accept-encoding", "connection", "content-length"}:
-                continue
-            if name.lower() == "x-api-key":
-                parts += ["-H", f'"{name}: $QIIBEE_API_KEY"']
-                continue
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.request_body is not None:
-            parts += ["--data-raw", shlex.quote(self.request_body)]
-        return " ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "request": {
-                "method": self.method,
-                "url": self.url,
-                "headers": self.request_headers,
-                "body": self.request_body,
-            },
-            "response": {
-                "status": self.status,
-                "headers": self.response_headers,
-                "body": self.response_body,
-                "elapsed_ms": round(self.elapsed_ms, 1),
-            },
-            "error": self.error,
-            "curl": self.curl(),
-        }
 
 
 @dataclass
@@ -113,13 +69,13 @@ class ApiClient:
         base_url: str,
         api_key: str,
         *,
-        timeout: float = 15.0,
+        limits: Limits | None = None,
         history: int = 200,
         redactor: Redactor | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self.timeout = timeout
+        self.limits = limits or Limits()
         self.redactor = redactor or Redactor()
         self.redactor.add(api_key)
         self._local = threading.local()
@@ -134,7 +90,7 @@ class ApiClient:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = GuardedSession(self.limits)
             adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -178,7 +134,7 @@ class ApiClient:
             url = f"{url}?{query}"
         started = time.perf_counter()
         try:
-            resp = self._session.request(method, url, data=body, headers=send_headers, timeout=self.timeout)
+            resp = self._session.request(method, url, data=body, headers=send_headers)
         except requests.RequestException as err:
             elapsed = (time.perf_counter() - started) * 1000
             reason = self.redactor.text(f"{type(err).__name__}: {err}")
@@ -186,9 +142,22 @@ class ApiClient:
             raise RunError(f"cannot reach the target at {self.base_url}: {reason.splitlines()[0]}") from None
         elapsed = (time.perf_counter() - started) * 1000
         text = resp.text
+        truncated = getattr(resp, TRUNCATED_ATTRIBUTE, False)
+        note = f"response body cut off at {self.limits.max_body_bytes} bytes" if truncated else None
         exchange = self._record(
-            method, url, send_headers, body, resp.status_code, dict(resp.headers), text, elapsed, None
+            method, url, send_headers, body, resp.status_code, dict(resp.headers), text, elapsed, note
         )
+        if 300 <= resp.status_code < 400:
+            # A redirect within the target's origin was followed; this one was not (another origin,
+            # or no Location). The documents define no redirect: whatever asked, it is a finding.
+            location = self.redactor.text(resp.headers.get("Location") or "(no Location header)")
+            raise Redirected(
+                f"{method} {path} answered HTTP {resp.status_code} redirecting to {location}; the documents "
+                "define no redirect, and the key is never sent to another origin",
+                [exchange],
+                expected="an answer from the target itself",
+                actual=f"HTTP {resp.status_code} Location: {location}",
+            )
         return Response(status=resp.status_code, headers=resp.headers, text=text, exchange=exchange)
 
     def _record(

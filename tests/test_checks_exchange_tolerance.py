@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from catalogue_helpers import pair
 
-from qiibee_conformance.checks.base import Untestable
 from qiibee_conformance.checks.concurrency import exchange_burst
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange import _override_plan
@@ -20,6 +19,7 @@ from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, minim
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Pair
 from qiibee_conformance.embedded import EmbeddedMock
+from qiibee_conformance.findings import Untestable
 from qiibee_conformance.money import received_amount, revealing_amounts
 from qiibee_conformance.settings import Settings
 

@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from qiibee_conformance.checks.base import Nonconformity, Untestable
 from qiibee_conformance.checks.context import CheckContext, filter_visible, pick_answer, unknown_value_verdict
 from qiibee_conformance.checks.whitelist import (
     _filtered,
@@ -28,9 +27,11 @@ from qiibee_conformance.checks.whitelist import (
     token_to_types_filter,
     unknown_type,
 )
-from qiibee_conformance.client import ApiClient, Exchange, Response
+from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import create_user, credit, parse_whitelist
 from qiibee_conformance.embedded import EmbeddedMock
+from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.findings import Nonconformity, Untestable
 from qiibee_conformance.loadtest.plan import NO_TYPES_FILTER, _types_key, probe_kind
 from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID
 

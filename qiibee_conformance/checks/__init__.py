@@ -4,7 +4,8 @@
 catalogue order; runners wrap each in a test of their own.
 """
 
-from qiibee_conformance.checks.base import Check, Nonconformity, Untestable, all_checks, check
+from qiibee_conformance.checks.base import Check, all_checks, check
 from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.findings import Nonconformity, Untestable
 
 __all__ = ["Check", "CheckContext", "Nonconformity", "Untestable", "all_checks", "check"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qiibee_conformance.checks.base import Nonconformity, check, describe
+from qiibee_conformance.checks.base import check, describe
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.client import Response
+from qiibee_conformance.findings import Nonconformity
 
 # A key no target issues; long enough that the redactor hides it too.
 INVALID_KEY = "qc-invalid-api-key-0000000000000000"

@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import Nonconformity, Untestable, check, describe, ensure
+from qiibee_conformance.checks.base import check, describe, ensure
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange_run import minimal_amount
-from qiibee_conformance.client import Exchange, Response
+from qiibee_conformance.client import Response
+from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.findings import Nonconformity, Untestable
 
 
 def _burst(size: int, send: Callable[[int], Response]) -> list[Response]:
@@ -84,7 +86,7 @@ def exchange_burst(ctx: CheckContext) -> None:
     )
     dupes = _duplicates(rows)
     ensure(not dupes, f"transaction id(s) listed twice in the user's history: {dupes[:5]}", *evidence)
-    kept = [r for r in moves if reconcile.row_status(r) != "failed"]
+    kept = [r for r in moves if not reconcile.is_failed(r)]
     ensure(
         len(kept) <= cover,
         f"{len(kept)} of {size} parallel exchanges of {amount} did not fail, on a balance of "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from qiibee_conformance.checks.auth import INVALID_KEY
-from qiibee_conformance.checks.base import Nonconformity, check, describe
+from qiibee_conformance.checks.base import check, describe
 from qiibee_conformance.checks.context import CheckContext, error_message
 from qiibee_conformance.client import Response
+from qiibee_conformance.findings import Nonconformity
 
 UNKNOWN_USER = "qc-no-such-user-7f3a9c"
 

@@ -8,19 +8,13 @@ from fractions import Fraction
 from typing import Any
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import (
-    Nonconformity,
-    Untestable,
-    check,
-    describe,
-    ensure,
-    expect_4xx,
-    expect_status,
-)
+from qiibee_conformance.checks.base import check, describe, ensure, expect_4xx, expect_status
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, exchange_run, minimal_amount
-from qiibee_conformance.client import Exchange, Response
+from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair, parse_rate
+from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.findings import Nonconformity, Untestable
 from qiibee_conformance.money import number_equals, received_amount
 
 # Overrides exact in binary floating point, so a float-parsing target computes them right too.

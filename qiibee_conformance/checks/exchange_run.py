@@ -15,10 +15,10 @@ from fractions import Fraction
 from typing import Any
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import Untestable
 from qiibee_conformance.checks.context import CheckContext, Settled
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair, parse_rate
+from qiibee_conformance.findings import Untestable
 from qiibee_conformance.money import exchange_rate, received_amount, revealing_amounts
 
 DEBIT = 3

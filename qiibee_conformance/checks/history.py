@@ -15,19 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import (
-    Nonconformity,
-    Untestable,
-    check,
-    data_object,
-    describe,
-    ensure,
-    expect_status,
-)
+from qiibee_conformance.checks.base import check, data_object, describe, ensure, expect_status
 from qiibee_conformance.checks.context import CheckContext, format_time, parse_time, unknown_value_verdict
 from qiibee_conformance.checks.exchange_run import minimal_amount
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
+from qiibee_conformance.findings import Nonconformity, Untestable
 
 CREDITS = (11, 12, 13, 14)
 DEBITS = (3, 4)

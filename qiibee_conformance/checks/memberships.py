@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from qiibee_conformance.checks.base import Nonconformity, Untestable, check, describe, ensure, expect_status
+from qiibee_conformance.checks.base import check, describe, ensure, expect_status
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.client import Response
+from qiibee_conformance.findings import Nonconformity, Untestable
 
 AIRLINES = ("etihad", "miles_and_more", "alaska")
 UNKNOWN_PROVIDER = "qc_no_such_provider"

@@ -6,10 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import Nonconformity, Untestable, check, expect_4xx, expect_status
+from qiibee_conformance.checks.base import check, expect_4xx, expect_status
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
+from qiibee_conformance.findings import Nonconformity, Untestable
 from qiibee_conformance.money import nft_points_to_burn
 
 SPARE = 5
@@ -55,7 +56,7 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
     def done() -> bool:
         rows, _ = ctx.user_rows(user)
         moves = [r for r in rows if reconcile.row_type(r) != reconcile.CREDIT]
-        if any(reconcile.row_status(r) == "failed" for r in moves):
+        if any(reconcile.is_failed(r) for r in moves):
             raise Untestable("the NFT redemption failed on the target, so the points burned cannot be seen")
         settled = bool(moves) and not any(reconcile.is_pending(r) for r in moves)
         return settled or ctx.balance(user) == expected

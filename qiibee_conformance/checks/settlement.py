@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import Nonconformity, Untestable, check
+from qiibee_conformance.checks.base import check
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange_run import PairRun, exchange_run
+from qiibee_conformance.findings import Nonconformity, Untestable
 
 
 def _outcomes(run: PairRun) -> dict[int, str]:

@@ -7,18 +7,11 @@ import time
 import uuid
 from typing import Any
 
-from qiibee_conformance.checks.base import (
-    Nonconformity,
-    check,
-    data_object,
-    describe,
-    ensure,
-    expect_4xx,
-    expect_status,
-)
+from qiibee_conformance.checks.base import check, data_object, describe, ensure, expect_4xx, expect_status
 from qiibee_conformance.checks.context import CheckContext, CreatedUser, format_time, parse_time
 from qiibee_conformance.checks.history import MICRO_DIGITS, fraction_digits
 from qiibee_conformance.client import Response
+from qiibee_conformance.findings import Nonconformity
 
 # Fields a target may use to expose when a user was created (none is documented).
 CREATED_FIELDS = ("inserted_at", "created_at", "createdAt", "insertedAt", "created")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from qiibee_conformance.checks.base import Nonconformity, Untestable, check, describe, ensure, expect_status
+from qiibee_conformance.checks.base import check, describe, ensure, expect_status
 from qiibee_conformance.checks.context import CheckContext, unknown_value_verdict
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import WHITELIST_PATH, Pair, parse_token_id, parse_whitelist
+from qiibee_conformance.findings import Nonconformity, Untestable
 
 FILTER = "token_to_types"
 # The notes: "`token_to_types` filters by the type of `to_token` (erc20, erc721,

@@ -16,10 +16,12 @@ from typing import Any
 
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.findings import Nonconformity
 from qiibee_conformance.loadtest.common import ENV_API_KEY, ENV_LEDGER_DIR, ENV_PLAN
 from qiibee_conformance.loadtest.ledger import LedgerWriter
 from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES, PageMemo
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
+from qiibee_conformance.preflight import preflight
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
 
@@ -90,7 +92,10 @@ def build_context(host: str, options: Any) -> RunContext:
             raise RunError("no target: pass --host")
         client = ApiClient(host, api_key, redactor=redactor)
         try:
+            preflight(client)
             plan = build_plan(client, Settings(base_url=host, api_key=api_key), ledger=ledger)
+        except Nonconformity as err:  # e.g. a redirect met while preparing
+            raise RunError(f"cannot prepare the load run: {err.message}") from None
         finally:
             client.close()
     return RunContext(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.findings import Nonconformity
 from qiibee_conformance.loadtest.common import ENV_API_KEY, ENV_LEDGER_DIR, ENV_PLAN, ENV_SCENARIO
 from qiibee_conformance.loadtest.ledger import LedgerWriter, read_ledger
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
@@ -29,6 +30,7 @@ from qiibee_conformance.loadtest.reconciliation import reconcile_run
 from qiibee_conformance.loadtest.report import SUMMARY_NAME, RunRecord, group_findings, render, write_summary
 from qiibee_conformance.loadtest.slo import AGGREGATE, SloSpec, evaluate, load_slo, read_locust_stats
 from qiibee_conformance.paths import locustfile_path
+from qiibee_conformance.preflight import preflight
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
 from qiibee_conformance.targets import ensure_safe_target, validate_url
@@ -281,7 +283,11 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
     redactor = client.redactor
     settings = Settings(base_url=base_url, api_key=api_key, settle_timeout=config.settle_timeout)
     files = ReportFiles(config.reports.resolve(), (config.reports / "ledger" / settings.run_id).resolve())
-    plan, plan_path = prepare(client, settings, config, files.run_dir)
+    preflight(client)
+    try:
+        plan, plan_path = prepare(client, settings, config, files.run_dir)
+    except Nonconformity as err:  # e.g. a redirect met while preparing: the run cannot be made
+        raise RunError(f"cannot prepare the load run: {err.message}") from None
     record = RunRecord(
         target=redactor.text(base_url),
         scenario=config.scenario,
@@ -337,8 +343,10 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
         record.reconciliation = reconcile_run(
             client, contents, plan.brand_token_id, settle_timeout=config.settle_timeout
         )
-    except RunError:
+    except (RunError, Nonconformity) as err:
         write_summary(record, files.summary, redactor)
+        if isinstance(err, Nonconformity):
+            raise RunError(f"cannot reconcile the run: {err.message}") from None
         raise
     write_summary(record, files.summary, redactor)
     for line in render(record):

@@ -82,6 +82,9 @@ class QiibeeUser(FastHttpUser):
         args = getattr(getattr(self.client.client, "clientpool", None), "client_args", None)
         if isinstance(args, dict):
             args.setdefault("block_size", self.receive_block_size)
+        # Never follow a redirect: geventhttpclient would send the key header to wherever it
+        # points. The 3xx itself is the answer, and an unexpected status is a failure.
+        self.client.client.redirect_response_codes = frozenset()  # type: ignore[misc]
 
     def wait_time(self) -> float:
         return random.uniform(0, self.ctx.think_time) if self.ctx.think_time > 0 else 0.0

@@ -1,0 +1,162 @@
+"""How every request of the suite reaches the target: origin-bound, bounded, patient with rate limits.
+
+The rules hold on every HTTP path that carries the key (the checks' client, discovery,
+the preflight probe, schemathesis' generated and stateful calls, reconciliation reads):
+
+- **The key stays with the target's origin.** ``requests`` keeps custom headers such as
+  ``X-API-KEY`` across a redirect to another host (it strips only ``Authorization``), so a
+  redirect is followed only to the same scheme, host and port; any other redirect is
+  handed back as the response, for the caller to report.
+- **Rate limiting is waited out.** A 429, or a 503 with ``Retry-After``, is tolerated
+  anywhere (DECISIONS D8): the request is sent again after the advertised delay, within a
+  budget per request. Past the budget the run could not be made (:class:`RateLimitedError`).
+- **Bounded.** Connect and read timeouts on every request, a deadline for the whole body,
+  and a cap on its size: a hanging or streaming endpoint costs bounded time and memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from qiibee_conformance.errors import RunError
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CHUNK = 64 * 1024
+# Set on a response whose body was cut off at Limits.max_body_bytes.
+TRUNCATED_ATTRIBUTE = "qiibee_truncated"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one request; the defaults suit a sandbox across the internet."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 15.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Rate limiting: sends of one request after the first, and the total wait between them.
+    max_retries: int = 6
+    max_retry_wait: float = 60.0
+    # A Retry-After above this is waited as this (a day-long Retry-After must not hang a run).
+    max_single_wait: float = 20.0
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+
+class RateLimitedError(RunError):
+    """The target kept answering 429/503 past the retry budget: the run could not be made."""
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, lower-case host and port (the scheme's default when none is given)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(first: str, second: str) -> bool:
+    return origin(first) == origin(second)
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: Callable[[], float] = time.time) -> float | None:
+    """The delay a ``Retry-After`` header asks for (delta-seconds or an HTTP date), or None."""
+    value = (headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, float(when.timestamp()) - now())
+
+
+def is_rate_limited(status: int, headers: Mapping[str, str]) -> bool:
+    """A 429, or a 503 that says when to come back: the tolerated rate-limiting answers."""
+    return status == 429 or (status == 503 and retry_after_seconds(headers) is not None)
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(0.5 * 2.0**attempt, 8.0))
+
+
+def read_body(response: requests.Response, limits: Limits) -> None:
+    """Read a streamed body into ``response.content``: at most ``max_body_bytes``, within the
+    read timeout as a whole. A longer body is cut off (the rest is never read) and the
+    response is marked with ``TRUNCATED_ATTRIBUTE``."""
+    deadline = time.monotonic() + limits.read_timeout
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limits.max_body_bytes:
+                truncated = True
+                break
+            if time.monotonic() > deadline:
+                raise requests.exceptions.ReadTimeout(
+                    f"the response body did not finish within {limits.read_timeout:g} s", response=response
+                )
+    finally:
+        if truncated:
+            response.close()  # the connection is dropped, not drained
+    body = b"".join(chunks)
+    response._content = body[: limits.max_body_bytes]
+    response._content_consumed = True  # type: ignore[attr-defined]
+    setattr(response, TRUNCATED_ATTRIBUTE, truncated)
+
+
+class GuardedSession(requests.Session):
+    """A ``requests.Session`` that applies the module's three rules to every request."""
+
+    def __init__(self, limits: Limits | None = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__()
+        self.limits = limits or Limits()
+        self._sleep = sleep
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is None or not same_origin(resp.url, urljoin(resp.url, target)):
+            return None  # not followed: the 3xx itself is the answer
+        return target
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["stream"] = True
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.limits.timeout
+        waited = 0.0
+        attempt = 0
+        while True:
+            response = super().request(method, url, *args, **kwargs)
+            if not is_rate_limited(response.status_code, response.headers):
+                read_body(response, self.limits)
+                return response
+            asked = retry_after_seconds(response.headers)
+            delay = min(_backoff(attempt) if asked is None else asked, self.limits.max_single_wait)
+            response.close()
+            if attempt >= self.limits.max_retries or waited + delay > self.limits.max_retry_wait:
+                raise RateLimitedError(
+                    f"the target kept rate-limiting {method!s} {urlsplit(str(url)).path} (HTTP "
+                    f"{response.status_code}) after {attempt} retries over {waited:.0f} s; "
+                    "retry later or lower the load"
+                )
+            self._sleep(delay)
+            waited += delay
+            attempt += 1

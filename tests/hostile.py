@@ -1,0 +1,213 @@
+"""A hostile target for the tests: a loopback proxy in front of a real mock that misbehaves on cue.
+
+Standard library only. Each mode is one way a real target can go wrong on the wire
+(issue: "hostile and distant targets"); everything else is forwarded to the upstream
+mock unchanged, so the rest of a run behaves as against the mock itself.
+
+A second server, the *trap*, stands on another port: redirects point there, and it
+records every header it is sent, so a test can assert that the key never arrived.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+MODES = (
+    "pass",  # forward everything
+    "redirect-first",  # every request: 302 to the trap
+    "redirect-later",  # after `after` requests, every POST /users: 307 to the trap
+    "rate-limit",  # every `every`-th request: 429 or 503 with Retry-After, then forwarded on retry
+    "unavailable",  # every request: 503 without Retry-After
+    "hang",  # GET /users/:id/memberships never answers (others are forwarded)
+    "huge-body",  # GET /users/:id/balances streams `huge_bytes` of JSON-looking data
+    "reset",  # every request: the connection is closed without an answer
+    "html-500",  # every request: 500 with an HTML page
+    "garbage-200",  # every request: 200 with binary garbage
+    "reject-key",  # every request: 401
+    "latency",  # every answer delayed by `delay` seconds
+)
+
+
+_HOP_HEADERS = frozenset({"transfer-encoding", "connection", "content-length", "date", "server"})
+
+
+@dataclass
+class Trap:
+    """What the other origin was sent."""
+
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def saw(self, secret: str) -> bool:
+        with self.lock:
+            return any(secret in f"{path} {headers}" for _, path, headers in self.requests)
+
+
+@dataclass
+class Hostile:
+    base_url: str
+    trap_url: str
+    trap: Trap
+    served: itertools.count[int]
+
+
+def _trap_handler(trap: Trap) -> type[BaseHTTPRequestHandler]:
+    class TrapHandler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            with trap.lock:
+                trap.requests.append((self.command, self.path, dict(self.headers.items())))
+            body = b'{"error": "trap"}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815 - http.server's names
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return TrapHandler
+
+
+def _proxy_handler(
+    upstream: str, mode: str, trap_url: str, counter: itertools.count[int], options: dict[str, Any]
+) -> type[BaseHTTPRequestHandler]:
+    up = urlsplit(upstream)
+
+    class ProxyHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name.replace("_", "-"), value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _forward(self, body: bytes | None) -> None:
+            conn = http.client.HTTPConnection(up.hostname or "127.0.0.1", up.port, timeout=30)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if mode == "latency":
+                    time.sleep(float(options.get("delay", 0.1)))
+                self.send_response(resp.status)
+                for name, value in resp.getheaders():
+                    if name.lower() not in _HOP_HEADERS:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            finally:
+                conn.close()
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            n = next(counter)
+            path = urlsplit(self.path).path
+            if mode == "redirect-first" or (
+                mode == "redirect-later"
+                and n >= int(options.get("after", 20))
+                and self.command == "POST"
+                and path == "/users"
+            ):
+                status = 302 if mode == "redirect-first" else 307
+                self._send(status, b"", "text/plain", Location=trap_url + self.path)
+                return
+            if mode == "rate-limit" and n % int(options.get("every", 4)) == 1:
+                status = 429 if n % 2 else 503
+                self._send(status, b'{"error": "slow down"}', "application/json", Retry_After="0")
+                return
+            if mode == "unavailable":
+                self._send(503, b'{"error": "unavailable"}', "application/json")
+                return
+            if mode == "hang" and self.command == "GET" and path.endswith("/memberships"):
+                time.sleep(float(options.get("hang_seconds", 3600)))
+                return
+            if mode == "huge-body" and self.command == "GET" and path.endswith("/balances"):
+                self._stream_huge(int(options.get("huge_bytes", 200 * 1024 * 1024)))
+                return
+            if mode == "reset":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if mode == "html-500":
+                self._send(500, b"<html><body><h1>Internal Server Error</h1></body></html>", "text/html")
+                return
+            if mode == "garbage-200":
+                self._send(200, bytes(range(256)) * 4, "application/octet-stream")
+                return
+            if mode == "reject-key":
+                self._send(401, b'{"error": "Invalid API Key"}', "application/json")
+                return
+            self._forward(body)
+
+        def _stream_huge(self, size: int) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b" " * 65536
+            sent = 0
+            try:
+                self.wfile.write(b'{"data": [')
+                sent += 10
+                while sent + len(chunk) < size:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass  # the client stopped reading: what a capped client does
+            self.close_connection = True
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _any  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return ProxyHandler
+
+
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def hostile(upstream: str, mode: str, **options: Any) -> Iterator[Hostile]:
+    """A proxy to ``upstream`` misbehaving as ``mode``, and the trap redirects point to."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    trap = Trap()
+    counter = itertools.count()
+    with _serve(_trap_handler(trap)) as trap_url, _serve(
+        _proxy_handler(upstream, mode, trap_url, counter, options)
+    ) as base_url:
+        yield Hostile(base_url=base_url, trap_url=trap_url, trap=trap, served=counter)
