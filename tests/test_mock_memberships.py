@@ -81,7 +81,7 @@ def test_delete_then_404(mock_api: MockApi) -> None:
 
 def test_whitelist_shape_and_filters(mock_api: MockApi) -> None:
     pairs = mock_api.get("/token-exchange-whitelist").json()["data"]
-    assert len(pairs) == 7
+    assert len(pairs) == 8  # 2101-2108 (2108: the inbound one-way 808 -> 101)
     for pair in pairs:
         assert pair["status"] == "active"
         assert set(pair) == {"id", "from_token", "to_token", "status", "max_usd_exchange_limit",

@@ -7,9 +7,7 @@ mock this way so it starts fast and does not depend on the suite's modules.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from qiibee_conformance.errors import EXIT_RUN_ERROR, RunError
 from qiibee_conformance.mock import cli
 
 
@@ -22,10 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return cli.run(args)
-    except RunError as err:
-        print(f"qiibee-conformance mock: error: {err}", file=sys.stderr)
-        return EXIT_RUN_ERROR
+        return cli.run(args)  # prints a start-up error itself and returns 2
     except KeyboardInterrupt:
         return 130
 

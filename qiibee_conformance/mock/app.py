@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qiibee_conformance.mock import history, memberships, transactions, users, wallet
+from qiibee_conformance.mock.busy import MESSAGES, RETRY_AFTER, BusyGate
 from qiibee_conformance.mock.config import MockConfig
 from qiibee_conformance.mock.render import Renderer, dumps
 from qiibee_conformance.mock.seed import seed_history, seed_users
@@ -115,12 +116,17 @@ class CatchAll:
 
 
 class ApiKeyCheck:
-    """Every endpoint requires ``X-API-KEY``: missing or wrong is 401 with the vendor's wording."""
+    """Every endpoint requires ``X-API-KEY``: missing or wrong is 401 with the vendor's wording.
+
+    Under busy-service an accepted key then passes the BusyGate (429/503 before
+    any handler runs, so a refused request changes nothing).
+    """
 
     def __init__(self, app: ASGIApp, state: MockState) -> None:
         self.app = app
         self.state = state
         self.expected = state.config.api_key.encode()
+        self.gate = BusyGate() if state.variant("busy-service") else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,11 +147,18 @@ class ApiKeyCheck:
         elif not hmac.compare_digest(key, self.expected):
             await self._reject(send, 403 if st.fault("auth-invalid-key-403") else 401, "Invalid API Key")
             return
+        if self.gate is not None:
+            refused = self.gate.check(key or b"")
+            if refused is not None:
+                await self._reject(send, refused, MESSAGES[refused], [(b"retry-after", RETRY_AFTER.encode())])
+                return
         await self.app(scope, receive, send)
 
-    async def _reject(self, send: Send, status: int, message: str) -> None:
+    async def _reject(
+        self, send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         body = self.state.renderer.error(status, message, message_errors=self.state.variant("message-errors"))
-        await _send_json(send, status, dumps(body).encode(), [])
+        await _send_json(send, status, dumps(body).encode(), headers or [])
 
 
 def build_state(config: MockConfig) -> MockState:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from qiibee_conformance.mock.catalogue import BRAND_ID, BRAND_NAME, PAIRS, TOKENS, one_way_pair_ids
+from qiibee_conformance.mock.catalogue import (
+    BRAND_ID,
+    BRAND_NAME,
+    INACTIVE_PAIRS,
+    PAIRS,
+    TOKENS,
+    inbound_one_way_pair_ids,
+    one_way_pair_ids,
+)
 from qiibee_conformance.mock.config import MockConfig
 from qiibee_conformance.mock.providers import EXAMPLE_NUMBERS, FORMAT_SUMMARY
 
@@ -17,6 +25,7 @@ def providers_text() -> str:
 
 def banner(config: MockConfig, url: str) -> str:
     one_way = one_way_pair_ids()
+    inbound = inbound_one_way_pair_ids()
     lines = [
         "qiibee reference mock (local, not the vendor's service)",
         f"url:        {url}",
@@ -38,7 +47,11 @@ def banner(config: MockConfig, url: str) -> str:
         mark = "  one-way" if p.id in one_way else ""
         if p.id in one_way and TOKENS[p.to_id].type == "erc20":
             mark = "  one-way partner (no reverse pair; received points are credited)"
+        if p.id in inbound:
+            mark = "  one-way inbound (no reverse pair: brand -> partner is refused)"
         lines.append(f"  {p.id}  {p.from_id} -> {p.to_id}{mark}")
+    for p in INACTIVE_PAIRS:
+        lines.append(f"  {p.id}  {p.from_id} -> {p.to_id}  {p.status} (not listed, not exchangeable)")
     lines.append("membership numbers:")
     lines.append(providers_text())
     lines.append(f"faults:     {', '.join(sorted(config.faults)) or 'none'}")

@@ -7,6 +7,13 @@ decimal strings chosen so that exact arithmetic matters:
 * 101 -> 606 (NFT): burned = ceil(12.5 / 0.3) = ceil(41.66...) = 42.
 * 101 -> 303 is one way: no 303 -> 101 pair, yet received 303 points are credited.
 * 101 -> 707 (external): settlement always fails, so the exchange is reversed.
+* 808 -> 101 is one way inbound: a partner's points into the brand's, with no
+  101 -> 808 pair, so "brand -> 808" is the reverse a suite can test with
+  brand points alone.
+* 202 -> 303 is a paused partnership: never listed (the whitelist shows active
+  ones only) and never exchangeable; the whitelist-lists-inactive fault lists it.
+
+New tokens and pairs go after the existing ones so seeded ids never move.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ class Token:
 
 @dataclass(frozen=True)
 class Pair:
-    """An active, one-way exchange partnership from ``from_id`` to ``to_id``."""
+    """A one-way exchange partnership from ``from_id`` to ``to_id`` (``status`` as listed)."""
 
     id: int
     from_id: int
@@ -53,6 +60,7 @@ class Pair:
     max_usd: str = "100.000000000000000000"
     min_usd: str = "0.010000000000000000"
     timestamp_us: int = 1_663_587_487_000_000  # 2022-09-19T11:38:07Z
+    status: str = "active"
 
 
 BRANDS: dict[str, Brand] = {
@@ -66,6 +74,7 @@ BRANDS: dict[str, Brand] = {
         Brand("alaska", "Alaska Airlines"),
         Brand("demo_collectibles", "Demo Collectibles"),
         Brand("giftly", "Giftly Cards"),
+        Brand("cedar_books", "Cedar Books Club"),
     )
 }
 
@@ -89,6 +98,8 @@ TOKENS: dict[int, Token] = {
         Token(707, "giftly", "GIFTLY CARD", "GFT", "external",
               "0x7A2b1C0d9E8f7A6b5C4d3E0D6c2F5b7a9K8d1C4f", "0.25", None,
               settles=False, credits_holder=False),
+        Token(808, "cedar_books", "CEDAR PAGE", "CDP", "erc20",
+              "0x8B3c2D1e0F9a8B7c6D5e4F1E7d3A6c8b0L9e2D5a", "0.2", "0.15"),
     )
 }
 
@@ -100,7 +111,12 @@ PAIRS: tuple[Pair, ...] = (
     Pair(2105, 101, 505),
     Pair(2106, 101, 606, max_usd="50.000000000000000000", min_usd="1.000000000000000000"),
     Pair(2107, 101, 707),
+    Pair(2108, 808, BRAND_TOKEN_ID),
 )
+"""The active pairs: what the whitelist lists and what an exchange may follow."""
+
+INACTIVE_PAIRS: tuple[Pair, ...] = (Pair(2109, 202, 303, status="paused"),)
+"""Partnerships that exist but are not active: hidden (listed only by the whitelist-lists-inactive fault)."""
 
 PAIR_INDEX: dict[tuple[int, int], Pair] = {(p.from_id, p.to_id): p for p in PAIRS}
 
@@ -110,5 +126,14 @@ EVENT_TYPES = frozenset({"exchange", "credit_points", "debit_points", "points_to
 
 
 def one_way_pair_ids() -> set[int]:
-    """Pairs with no reverse pair, marked as such in the banner."""
-    return {p.id for p in PAIRS if (p.to_id, p.from_id) not in PAIR_INDEX}
+    """Pairs from the brand's token with no reverse pair (what a suite finds from brand pairs)."""
+    return {
+        p.id for p in PAIRS if p.from_id == BRAND_TOKEN_ID and (p.to_id, p.from_id) not in PAIR_INDEX
+    }
+
+
+def inbound_one_way_pair_ids() -> set[int]:
+    """Pairs into the brand's token with no reverse pair: brand -> partner must be refused."""
+    return {
+        p.id for p in PAIRS if p.to_id == BRAND_TOKEN_ID and (p.to_id, p.from_id) not in PAIR_INDEX
+    }

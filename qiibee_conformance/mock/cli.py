@@ -41,15 +41,32 @@ def _ignore_signal(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until stopped; a start-up problem is one line on stderr and exit 2.
+
+    The error is printed here (not by the suite's dispatcher) because the mock
+    imports nothing of the suite, not even its ``RunError``.
+    """
+    import sys
+
+    from qiibee_conformance.mock.errors import EXIT_USAGE, MockUsageError
+
+    try:
+        return _serve(args)
+    except MockUsageError as err:
+        print(f"qiibee-conformance mock: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _serve(args: argparse.Namespace) -> int:
     import logging
     import math
     import os
     import signal
     import sys
 
-    from qiibee_conformance.errors import RunError
     from qiibee_conformance.mock.banner import banner, providers_text
     from qiibee_conformance.mock.config import DEFAULT_API_KEY, DEFAULT_SETTLE_DELAY, MockConfig
+    from qiibee_conformance.mock.errors import MockUsageError
     from qiibee_conformance.mock.faults import describe_faults, validate_faults
     from qiibee_conformance.mock.variants import describe_variants, validate_variants
 
@@ -64,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
     variants = validate_variants(args.variant)
     settle = DEFAULT_SETTLE_DELAY if args.settle_delay is None else args.settle_delay
     if not math.isfinite(settle) or settle < 0:
-        raise RunError("--settle-delay must be a non-negative number of seconds")
+        raise MockUsageError("--settle-delay must be a non-negative number of seconds")
     if args.seed_users < 0 or args.seed_history < 0:
-        raise RunError("--seed-users and --seed-history must not be negative")
+        raise MockUsageError("--seed-users and --seed-history must not be negative")
     if not 0 < args.port < 65536:
-        raise RunError("--port must be between 1 and 65535")
+        raise MockUsageError("--port must be between 1 and 65535")
     api_key = args.api_key or os.environ.get("QIIBEE_API_KEY") or DEFAULT_API_KEY
     config = MockConfig(
         api_key=api_key, db_path=args.db, seed_users=args.seed_users, settle_delay=settle,
@@ -85,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(config)
     except sqlite3.Error as err:
-        raise RunError(f"cannot open database {args.db!r}: {err}") from None
+        raise MockUsageError(f"cannot open database {args.db!r}: {err}") from None
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(banner(config, f"http://{host}:{args.port}"), flush=True)
     server = uvicorn.Server(
@@ -102,11 +119,11 @@ def run(args: argparse.Namespace) -> int:
         server.run()
     except SystemExit as exc:
         if exc.code not in (0, None):
-            raise RunError(f"could not serve on {args.host}:{args.port} (see the log above)") from None
+            raise MockUsageError(f"could not serve on {args.host}:{args.port} (see the log above)") from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if not server.started:
-        raise RunError(f"could not serve on {args.host}:{args.port} (see the log above)")
+        raise MockUsageError(f"could not serve on {args.host}:{args.port} (see the log above)")
     print("qiibee reference mock stopped", file=sys.stderr, flush=True)
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from qiibee_conformance.errors import RunError
+from qiibee_conformance.mock.errors import MockUsageError
 
 # name -> (requirement id it breaks, one-line description)
 FAULTS: dict[str, tuple[str, str]] = {
@@ -67,15 +67,31 @@ FAULTS: dict[str, tuple[str, str]] = {
     "history-from-time-exclusive": ("HIS-08", "from_time is exclusive"),
     "race-overdraw": ("CON-01", "exchange check-then-debit without the lock"),
     "race-lost-credit": ("CON-02", "credits read-modify-write without the lock"),
+    "exchange-override-needs-saved-membership": (
+        "EXC-12", "brandB_membership_number is refused unless a membership is saved too"),
+    "user-empty-auth-id-kept": ("USR-02", 'auth_id "" gets a sequential id (user-17), not a UUID v4'),
+    "membership-list-unknown-user-200": ("MEM-02", "memberships of an unknown user give 200 []"),
+    "user-update-ignores-second-name": ("USR-07", "PUT/PATCH keep the old second_name"),
+    "whitelist-lists-inactive": ("WL-01", "the whitelist also lists a paused partnership"),
+    "exchange-reverse-of-inbound-allowed": (
+        "EXC-02", "brand -> X is allowed where only X -> brand is whitelisted"),
+    "settlement-refund-row-only": (
+        "SET-02", "a failed exchange is shown reversed but its points are not given back"),
+    "race-merged-exchanges": (
+        "CON-03", "exchanges of one user within 50 ms: both debited, one history row"),
+    "history-filtered-short-pages": (
+        "HIS-09", "with a filter, limit/offset apply before it: short pages, rows missed"),
+    "stateful-deleted-membership-served": (
+        "SCH-03", "GET of a membership still answers 200 after its DELETE gave 204"),
 }
 
 
 def validate_faults(names: Iterable[str]) -> frozenset[str]:
-    """Return the names as a set, or raise RunError naming the first unknown one."""
+    """Return the names as a set, or raise MockUsageError naming the first unknown one."""
     chosen = frozenset(names)
     unknown = sorted(chosen - FAULTS.keys())
     if unknown:
-        raise RunError(f"unknown fault {unknown[0]!r} (see --list-faults)")
+        raise MockUsageError(f"unknown fault {unknown[0]!r} (see --list-faults)")
     return chosen
 
 

@@ -43,11 +43,13 @@ def _empty(st: MockState, limit: int, offset: int) -> Response:
 async def list_transactions(request: Request) -> Response:
     st = state_of(request)
     q = request.query_params
+    literal = st.variant("literal-reading")
     limit, offset = page(
         q.get("limit"),
         q.get("offset"),
         reject_over_max=st.variant("limit-400"),
         unbounded=st.fault("history-limit-unbounded"),
+        literal=literal,
     )
     flt = TxFilter()
     auth_id = q.get("user_auth_id")
@@ -74,7 +76,9 @@ async def list_transactions(request: Request) -> Response:
         if not st.fault("history-token-filter-ignored"):
             flt.token_id = int(token_raw)
             flt.token_matches_to = st.variant("token-filter-both")
-    _time_window(st, flt, time_us(q.get("from_time"), "from_time"), time_us(q.get("to_time"), "to_time"))
+    bad_time = 404 if literal else 400  # literal-reading: "Bad data: HTTP 404 with error message"
+    from_us = time_us(q.get("from_time"), "from_time", bad_time)
+    _time_window(st, flt, from_us, time_us(q.get("to_time"), "to_time", bad_time))
     query_offset = offset + 1 if offset and st.fault("history-offset-skip") else offset
     oldest_first = st.fault("history-oldest-first")
     renderer = st.renderer
@@ -83,7 +87,10 @@ async def list_transactions(request: Request) -> Response:
         ids, total = st.store.unfiltered_ids(limit=limit, offset=query_offset, oldest_first=oldest_first)
         items = renderer.cached_ids(ids)
     else:
-        refs, total = st.store.list_tx_refs(flt, limit=limit, offset=query_offset, oldest_first=oldest_first)
+        refs, total = st.store.list_tx_refs(
+            flt, limit=limit, offset=query_offset, oldest_first=oldest_first,
+            page_first=st.fault("history-filtered-short-pages"),
+        )
         ids = [ref[0] for ref in refs]
         items = renderer.cached_refs(refs)
     if st.fault("history-empty-user-404") and flt.user_pk is not None and total == 0:

@@ -32,21 +32,26 @@ async def create_membership(request: Request) -> Response:
     lax_provider = provider not in PROVIDERS and st.fault("membership-unknown-provider-accepted")
     if not lax_provider:
         _known_provider(st, provider)
+    existed = st.store.membership(user.pk, provider) is not None
     # The update fault validates a number only when the user has none yet for the provider.
-    lax_update = (
-        st.fault("membership-update-unvalidated") and st.store.membership(user.pk, provider) is not None
-    )
+    lax_update = st.fault("membership-update-unvalidated") and existed
     if not (lax_provider or lax_update or st.fault("membership-number-unvalidated")) and not valid_number(
         provider, number, brand_id=BRAND_ID, auth_id=user.auth_id
     ):
         raise ApiError(f"invalid format for the {provider} membership number")
     stored = st.store.put_membership(user.pk, provider, number, keep_first=st.fault("membership-keeps-first"))
-    return st.ok(st.renderer.membership(provider, stored), 201)
+    st.deleted_memberships.pop((user.pk, provider), None)
+    # literal-reading: replacing an existing membership is an update, so 200 rather than 201
+    status = 200 if existed and st.variant("literal-reading") else 201
+    return st.ok(st.renderer.membership(provider, stored), status)
 
 
 async def list_memberships(request: Request) -> Response:
     st = state_of(request)
-    user = st.user_or_404(request.path_params["auth_id"])
+    auth_id = request.path_params["auth_id"]
+    if st.fault("membership-list-unknown-user-200") and st.store.user_by_auth_id(auth_id) is None:
+        return st.ok([])
+    user = st.user_or_404(auth_id)
     return st.ok([st.renderer.membership(p, n) for p, n in st.store.memberships(user.pk)])
 
 
@@ -59,6 +64,9 @@ async def get_membership(request: Request) -> Response:
     if number is None and st.fault("membership-provider-ignored"):
         # The fault looks the membership up by user alone: any provider finds the first one.
         provider, number = next(iter(st.store.memberships(user.pk)), (provider, None))
+    if number is None and st.fault("stateful-deleted-membership-served"):
+        # The fault serves what a 204 DELETE removed, as a stale cache would.
+        number = st.deleted_memberships.get((user.pk, provider))
     if number is None:
         raise ApiError(f"no {provider} membership for this user", 404)
     return st.ok(st.renderer.membership(provider, number))
@@ -74,4 +82,6 @@ async def delete_membership(request: Request) -> Response:
         raise ApiError(f"no {provider} membership for this user", 404)
     if st.fault("membership-delete-200"):
         return st.ok(st.renderer.membership(provider, number))
+    if st.fault("stateful-deleted-membership-served"):
+        st.deleted_memberships[(user.pk, provider)] = number
     return Response(status_code=204)

@@ -29,6 +29,8 @@ from qiibee_conformance.mock.store import TxRef, TxRow, UserRow
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EXTRA_KEY = "x_mock_undocumented"
 ROW_CACHE_ROWS = 100_000  # a whole benchmark history: ~1.2 KB a row, ~120 MB once every row was read
+# The store keeps "pending"/"failed" (its indexes and queries use them); only the wire names change.
+LITERAL_STATUS_NAMES = {"pending": "processing", "failed": "reversed"}
 
 
 def tx_hash(tx_id: int) -> str:
@@ -48,6 +50,8 @@ class Renderer:
         self.string_ids = config.variant("string-token-ids")
         self.zoned = config.variant("zoned-times")
         self.extra = config.variant("extra-fields")
+        # stored status -> shown status; literal-reading names the undocumented ones differently
+        self.status_names = LITERAL_STATUS_NAMES if config.variant("literal-reading") else {}
         self._token_json: dict[int, str] = {}
         self._history_token_json: dict[int, str] = {}
         self._brand_json: dict[str, str] = {}
@@ -144,7 +148,7 @@ class Renderer:
                 "id": pair.id,
                 "from_token": self.token(pair.from_id),
                 "to_token": self.token(pair.to_id),
-                "status": "active",
+                "status": pair.status,
                 "max_usd_exchange_limit": pair.max_usd,
                 "min_usd_exchange_limit": pair.min_usd,
                 "timestamp": self.time(pair.timestamp_us),
@@ -165,7 +169,7 @@ class Renderer:
             f'"amount_received":{dumps(row.amount_received)}',
             f'"points_burned":{dumps(burned)}',
             f'"loyalty_event_type":{dumps(row.type)}',
-            f'"status":{dumps(row.status)}',
+            f'"status":{dumps(self.status_names.get(row.status, row.status))}',
             f'"inserted_at":"{self.time(row.inserted_us)}"',
             f'"token":{self.token_json(row.token_id, history=True)}',
             f'"token_to":{self.token_json(token_to, history=True) if token_to else "null"}',
@@ -222,13 +226,13 @@ class Renderer:
         """A row was written (inserted, settled, rolled back): its cached text is stale."""
         self._rows.pop(tx_id, None)
 
-    def envelope(self, data_json: str) -> bytes:
-        """``{"data": ...}`` around already serialized data."""
+    def envelope(self, data_json: str, key: str = "data") -> bytes:
+        """``{"data": ...}`` (or another key) around already serialized data."""
         extra = f',"meta":{{"{EXTRA_KEY}":true}}' if self.extra else ""
-        return f'{{"data":{data_json}{extra}}}'.encode()
+        return f'{{"{key}":{data_json}{extra}}}'.encode()
 
-    def data(self, data: Any) -> bytes:
-        return self.envelope(dumps(data))
+    def data(self, data: Any, key: str = "data") -> bytes:
+        return self.envelope(dumps(data), key)
 
     def page(self, fields: dict[str, Any], list_key: str, items_json: list[str]) -> bytes:
         """A paginated payload: scalar fields plus a list of pre-rendered items."""

@@ -1,8 +1,9 @@
 """Background settlement: moves queued exchanges from pending to success or failed.
 
 Each due row settles in its own store transaction. A failed exchange is reversed
-(the points come back); a successful one credits the receiving token when the
-user holds it on this platform. Rows left pending by a previous run settle on
+(the points come back; the row's final status shows it: "failed", or "reversed"
+as literal-reading names it); a successful one credits the receiving token when
+the user holds it on this platform. Rows left pending by a previous run settle on
 the first tick after a restart.
 """
 
@@ -75,6 +76,8 @@ class SettlementWorker:
                 store.finish_tx(row.id, "success", debited)
                 return
             if debited and not st.fault("settlement-no-reversal"):
-                store.add_balance(row.user_pk, row.token_id, row.amount)
+                # settlement-refund-row-only: the row is marked reversed as usual, the points stay gone
+                if not st.fault("settlement-refund-row-only"):
+                    store.add_balance(row.user_pk, row.token_id, row.amount)
                 debited = False
             store.finish_tx(row.id, "failed", debited)

@@ -19,12 +19,19 @@ JSON = "application/json"
 
 @dataclass
 class MockState:
-    """Per-app state; ``stored_rates`` only fills under the exchange-override-stored fault."""
+    """Per-app state. The dicts below only fill under the fault that needs them:
+    ``stored_rates`` (exchange-override-stored), ``last_exchange`` (race-merged-exchanges:
+    user pk -> (monotonic time, tx id) of the last recorded exchange), ``deleted_memberships``
+    (stateful-deleted-membership-served: what a 204 DELETE removed), ``next_plain_id``
+    (user-empty-auth-id-kept: the sequence behind ``user-N`` ids)."""
 
     config: MockConfig
     store: Store
     renderer: Renderer
     stored_rates: dict[tuple[int, int], Fraction] = field(default_factory=dict)
+    last_exchange: dict[int, tuple[float, int]] = field(default_factory=dict)
+    deleted_memberships: dict[tuple[int, str], str] = field(default_factory=dict)
+    next_plain_id: int = 1
 
     def __post_init__(self) -> None:
         # the renderer serves cached history rows by id, so it must hear of every row write
@@ -43,8 +50,15 @@ class MockState:
         body = self.renderer.error(status, message, message_errors=self.variant("message-errors"))
         return Response(dumps(body).encode(), status, headers=headers, media_type=JSON)
 
-    def ok(self, data: Any, status: int = 200) -> Response:
-        return Response(self.renderer.data(data), status, media_type=JSON)
+    def ok(self, data: Any, status: int = 200, key: str = "data") -> Response:
+        """``{"data": data}`` (or ``{key: data}``) as JSON."""
+        return Response(self.renderer.data(data, key), status, media_type=JSON)
+
+    def user_written(self, user: UserRow, status: int = 200) -> Response:
+        """Create/update user: ``{"data": u}``, or ``{"user": u}`` under literal-reading (the
+        documents' own example), both tolerated "with the user object"."""
+        key = "user" if self.variant("literal-reading") else "data"
+        return self.ok(self.renderer.user(user), status, key)
 
     def raw(self, body: bytes, status: int = 200) -> Response:
         return Response(body, status, media_type=JSON)

@@ -504,11 +504,14 @@ class Store:
         return TxRow(*row) if row else None
 
     def list_tx_refs(
-        self, flt: TxFilter, *, limit: int, offset: int, oldest_first: bool
+        self, flt: TxFilter, *, limit: int, offset: int, oldest_first: bool, page_first: bool = False
     ) -> tuple[list[TxRef], int]:
         """One page of history plus the count of every matching row; only (id, status, user_pk)
-        per row, a tenth of the cost of full rows, which the caller reads for cache misses only."""
-        rows, total = self._page(flt, limit, offset, oldest_first)
+        per row, a tenth of the cost of full rows, which the caller reads for cache misses only.
+
+        ``page_first`` is the history-filtered-short-pages fault: LIMIT/OFFSET cut the
+        user's rows (or all rows) first and the other filters thin that page afterwards."""
+        rows, total = self._page(flt, limit, offset, oldest_first, page_first)
         return [(r[0], r[1], r[2]) for r in rows], total
 
     def unfiltered_ids(self, *, limit: int, offset: int, oldest_first: bool) -> tuple[range, int]:
@@ -528,7 +531,9 @@ class Store:
         rows = self._rows_in(f"SELECT {TX_COLUMNS} FROM transactions WHERE id IN", ids)
         return {row[0]: TxRow(*row) for row in rows}
 
-    def _page(self, flt: TxFilter, limit: int, offset: int, oldest_first: bool) -> tuple[list[Any], int]:
+    def _page(
+        self, flt: TxFilter, limit: int, offset: int, oldest_first: bool, page_first: bool = False
+    ) -> tuple[list[Any], int]:
         with self.lock:
             if flt.is_empty():
                 return self._page_unfiltered(limit, offset, oldest_first)
@@ -537,6 +542,7 @@ class Store:
             if flt.user_pk is not None:
                 where.append("user_pk = ?")
                 args.append(flt.user_pk)
+            n_user = len(where)
             if flt.types is not None:
                 if not flt.types:
                     return [], 0
@@ -558,6 +564,15 @@ class Store:
             clause = " AND ".join(where)
             total = self.conn.execute(f"SELECT COUNT(*) FROM transactions WHERE {clause}", args).fetchone()[0]
             order = "ASC" if oldest_first else "DESC"
+            if page_first and len(where) > n_user:
+                inner = f"WHERE {where[0]}" if n_user else ""
+                rows = self.conn.execute(
+                    f"SELECT {TX_REF_COLUMNS} FROM (SELECT * FROM transactions {inner}"
+                    f" ORDER BY id {order} LIMIT ? OFFSET ?) WHERE {' AND '.join(where[n_user:])}"
+                    f" ORDER BY id {order}",
+                    (*args[:n_user], limit, offset, *args[n_user:]),
+                ).fetchall()
+                return rows, int(total)
             rows = self.conn.execute(
                 f"SELECT {TX_REF_COLUMNS} FROM transactions WHERE {clause}"
                 f" ORDER BY id {order} LIMIT ? OFFSET ?",

@@ -2,7 +2,8 @@
 
 The balance check, the debit and the history row are one SQLite transaction
 under the store lock with no await in between, so a burst can never overdraw.
-Only the race faults break that on purpose (read, yield to the loop, write).
+Only the race faults break that on purpose (read, yield to the loop, write; or,
+race-merged-exchanges, two quick exchanges folded into one history row).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from qiibee_conformance.mock.validation import (
 )
 
 RACE_PAUSE = 0.02  # wide enough that a burst of ~50 requests reliably interleaves
+MERGE_WINDOW = 0.05  # race-merged-exchanges: a user's exchanges this close share one history row
 NFT_TYPE = "points_to_nft_exchange"
 
 
@@ -126,6 +128,10 @@ def _membership_number(st: MockState, t: dict[str, Any], user: UserRow, b: Token
     if override is not None:
         if not valid_number(b.provider, override, brand_id=OWN_BRAND, auth_id=user.auth_id):
             raise ApiError(f"invalid {b.provider} membership number")
+        if st.fault("exchange-override-needs-saved-membership") and st.store.membership(
+            user.pk, b.provider
+        ) is None:
+            raise ApiError(f"the user has no {b.provider} membership; save one first")
         if st.fault("exchange-membership-override-stored"):
             st.store.put_membership(user.pk, b.provider, override, keep_first=False)
         return override
@@ -149,8 +155,14 @@ async def _exchange(st: MockState, t: dict[str, Any]) -> TxRow:
     user = _user_for_tx(st, t)
     a = _token(t, "brandA_token_id")
     b = _token(t, "brandB_token_id")
+    reverse_listed = (b.id, a.id) in PAIR_INDEX
     allowed = (a.id, b.id) in PAIR_INDEX or (
-        st.fault("exchange-two-way") and (b.id, a.id) in PAIR_INDEX
+        reverse_listed
+        and (
+            st.fault("exchange-two-way")
+            # the fault lets brand -> X through where only the inbound X -> brand is listed
+            or (st.fault("exchange-reverse-of-inbound-allowed") and a.id == BRAND_TOKEN_ID)
+        )
     )
     if not allowed:
         raise ApiError(f"exchange not allowed from token {a.id} to token {b.id}")
@@ -169,6 +181,8 @@ async def _exchange(st: MockState, t: dict[str, Any]) -> TxRow:
         got = rates.received(amt, rate, round_nearest=st.fault("exchange-round-nearest"))
     if got > MAX_AMOUNT:
         raise ApiError("the amount to receive is too large")
+    if got == 0 and st.variant("busy-service"):
+        raise ApiError(f"exchanging {amt} points of token {a.id} gives 0 of token {b.id}; send more")
     return await _accept(st, user, a, b, amt, str(got), "exchange", b.provider, number)
 
 
@@ -221,10 +235,27 @@ async def _accept(
             raise ApiError("insufficient balance")
         if available == amt and kind == "exchange" and st.fault("exchange-exact-balance-refused"):
             raise ApiError("insufficient balance")
+        merge = kind == "exchange" and st.fault("race-merged-exchanges")
+        if merge:
+            merged = _merge_into(st, user.pk)
+            if merged is not None:
+                store.add_balance(user.pk, a.id, -amt)  # debited, yet no row of its own
+                return merged
         if debit_now:
             store.add_balance(user.pk, a.id, -amt)
-        return store.insert_tx(
+        row = store.insert_tx(
             type=kind, status="pending", user_pk=user.pk, token_id=a.id, token_to_id=b.id, amount=amt,
             amount_received=got, provider=provider, membership_number=number, settle_after=settle_after,
             debited=debit_now,
         )
+        if merge:
+            st.last_exchange[user.pk] = (time.monotonic(), row.id)
+        return row
+
+
+def _merge_into(st: MockState, user_pk: int) -> TxRow | None:
+    """race-merged-exchanges: the user's exchange recorded less than MERGE_WINDOW ago, if any."""
+    last = st.last_exchange.get(user_pk)
+    if last is None or time.monotonic() - last[0] > MERGE_WINDOW:
+        return None
+    return st.store.tx_by_id(last[1])

@@ -187,24 +187,35 @@ def rate_override(obj: dict[str, Any]) -> Decimal | None:
     return dec
 
 
-def _query_int(raw: str | None, name: str, default: int) -> int:
+def _query_int(raw: str | None, name: str, default: int, bad_status: int = 400) -> int:
     if raw is None or raw == "":
         return default
     if not INT_RE.match(raw.strip()) or len(raw) > 30:
-        raise ApiError(f"{name} must be an integer")
+        raise ApiError(f"{name} must be an integer", bad_status)
     return int(raw)
 
 
 def page(
-    limit_raw: str | None, offset_raw: str | None, *, reject_over_max: bool, unbounded: bool
+    limit_raw: str | None,
+    offset_raw: str | None,
+    *,
+    reject_over_max: bool,
+    unbounded: bool,
+    literal: bool = False,
 ) -> tuple[int, int]:
-    """``limit``/``offset`` as in SQL: limit 1..100 (clamped, or 400), offset >= 0."""
-    limit = _query_int(limit_raw, "limit", 100)
-    offset = _query_int(offset_raw, "offset", 0)
-    if limit < 1:
-        raise ApiError("limit must be at least 1")
+    """``limit``/``offset`` as in SQL: limit 1..100 (clamped, or 400), offset >= 0.
+
+    ``literal`` is the literal-reading variant: bad values are the documents'
+    "Bad data: HTTP 404 with error message", and ``limit=0`` is SQL's empty page.
+    A limit over 100 is not bad data there: clamped, or 400 under limit-400.
+    """
+    bad = 404 if literal else 400
+    limit = _query_int(limit_raw, "limit", 100, bad)
+    offset = _query_int(offset_raw, "offset", 0, bad)
+    if limit < (0 if literal else 1):
+        raise ApiError("limit must not be negative" if literal else "limit must be at least 1", bad)
     if offset < 0:
-        raise ApiError("offset must not be negative")
+        raise ApiError("offset must not be negative", bad)
     if limit > 100 and not unbounded:
         if reject_over_max:
             raise ApiError("limit must be at most 100")
@@ -212,8 +223,9 @@ def page(
     return min(limit, 100_000), min(offset, MAX_OFFSET)
 
 
-def time_us(raw: str | None, name: str) -> int | None:
-    """An ISO 8601 query time as UTC microseconds; naive means UTC; unparseable is 400."""
+def time_us(raw: str | None, name: str, bad_status: int = 400) -> int | None:
+    """An ISO 8601 query time as UTC microseconds; naive means UTC; unparseable is 400
+    (``bad_status``: 404 under literal-reading)."""
     if raw is None or raw == "":
         return None
     text = raw.strip()
@@ -222,13 +234,13 @@ def time_us(raw: str | None, name: str) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ApiError(f"{name} must be an ISO 8601 datetime") from None
+        raise ApiError(f"{name} must be an ISO 8601 datetime", bad_status) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
         delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     except OverflowError:
-        raise ApiError(f"{name} is out of range") from None
+        raise ApiError(f"{name} is out of range", bad_status) from None
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from qiibee_conformance.errors import RunError
+from qiibee_conformance.mock.errors import MockUsageError
 
 ALL_ALTERNATIVES = "all-alternatives"
 
@@ -30,18 +30,25 @@ VARIANTS: dict[str, str] = {
     "extra-fields": "undocumented fields on every object",
     "token-filter-both": "history token_id matches token or token_to",
     "lists-repeat-only": "list filters only as types=a&types=b (types[]=a is ignored)",
+    "literal-reading": "the documents word for word: bad paging/time 404, limit=0 an empty page, "
+    "case-sensitive email_like, PUT replaces (email required), membership re-create 200, "
+    '{"user": u} on create/update, statuses processing/reversed '
+    "(limit > 100 and unknown filter values stay with limit-400 / unknown-filter-400)",
+    "busy-service": "a shared sandbox: 429 per API key (token bucket) and 1 request in 200 gets 503, "
+    "both with Retry-After: 1; 50 brand points sign-up bonus (a credit_points row); "
+    "an exchange receiving 0 gives 400",
 }
 
 
 def validate_variants(names: Iterable[str]) -> frozenset[str]:
-    """Return the names as a set (expanding all-alternatives), or raise RunError."""
+    """Return the names as a set (expanding all-alternatives), or raise MockUsageError."""
     chosen = set(names)
     if ALL_ALTERNATIVES in chosen:
         chosen.discard(ALL_ALTERNATIVES)
         chosen |= VARIANTS.keys()
     unknown = sorted(chosen - VARIANTS.keys())
     if unknown:
-        raise RunError(f"unknown variant {unknown[0]!r} (see --list-faults)")
+        raise MockUsageError(f"unknown variant {unknown[0]!r} (see --list-faults)")
     return frozenset(chosen)
 
 

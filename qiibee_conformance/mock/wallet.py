@@ -5,17 +5,19 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID, PAIRS, TOKEN_TYPES, TOKENS
+from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID, INACTIVE_PAIRS, PAIRS, TOKEN_TYPES, TOKENS
 from qiibee_conformance.mock.state import state_of
 from qiibee_conformance.mock.validation import ApiError, list_param
 
 
 async def whitelist(request: Request) -> Response:
-    """All active pairs; ``token_to_types`` (repeated, ``[]`` or comma separated) filters by to_token.type."""
+    """All active pairs; ``token_to_types`` (repeated, ``[]`` or comma separated) filters by to_token.type.
+
+    The whitelist-lists-inactive fault adds the paused partnership, with its real status."""
     st = state_of(request)
     q = request.query_params
     wanted = list_param(q, "token_to_types", brackets=not st.variant("lists-repeat-only"))
-    pairs = list(PAIRS)
+    pairs = [*PAIRS, *INACTIVE_PAIRS] if st.fault("whitelist-lists-inactive") else list(PAIRS)
     if st.fault("whitelist-unknown-type-all"):  # unknown values dropped: none known left, no filter
         wanted = [w for w in wanted if w in TOKEN_TYPES]
     if wanted and not st.fault("whitelist-filter-ignored"):
