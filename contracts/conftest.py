@@ -25,7 +25,9 @@ from qiibee_conformance.certify.plugin import REDACTOR_KEY
 from qiibee_conformance.certify.stats import STATS
 from qiibee_conformance.checks import CheckContext
 from qiibee_conformance.checks.ahead import ChecksAhead
-from qiibee_conformance.client import ApiClient, Exchange
+from qiibee_conformance.checks.prerequisites import PrerequisiteUnmetError
+from qiibee_conformance.client import ApiClient
+from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.redact import Redactor
 
 EVIDENCE = "evidence"
@@ -143,6 +145,11 @@ def business_checks_ahead(request: pytest.FixtureRequest) -> Iterator[ChecksAhea
         yield None
         return
     ctx = CheckContext(request.getfixturevalue("qiibee_settings"), request.getfixturevalue("api_client"))
+    # What the selected checks stand on, before any of them runs: an unmet prerequisite that is no
+    # finding of its own makes the run INCOMPLETE (the RunError stops the session, exit 2).
+    incomplete = ctx.establish({c.requirement.group for c in selected})
+    if incomplete is not None:
+        raise PrerequisiteUnmetError(incomplete)
     # An xdist worker sees every collected item but runs only those it is sent: there each
     # check runs when its own test does, as it would without the background thread.
     under_xdist = hasattr(request.config, "workerinput")

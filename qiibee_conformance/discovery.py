@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from qiibee_conformance.client import ApiClient, Response
+from qiibee_conformance.envelopes import created_auth_id
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.money import to_fraction
 from qiibee_conformance.settings import Settings
@@ -156,9 +157,8 @@ def parse_whitelist(response: Response) -> list[Pair]:
 def create_user(client: ApiClient, email: str) -> str:
     """Create a user for the run's own use; the run cannot go on without one."""
     response = client.post("/users", {"user": {"email": email}})
-    data = response.data()
-    auth_id = data.get("auth_id") if isinstance(data, dict) else None
-    if response.status != 201 or not isinstance(auth_id, str) or not auth_id:
+    auth_id = created_auth_id(response.json())
+    if not 200 <= response.status < 300 or auth_id is None:
         raise RunError(f"cannot create a test user on the target (POST /users gave HTTP {response.status})")
     return auth_id
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from qiibee_conformance.client import ApiClient, Exchange
+from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import parse_rate, parse_token_id
+from qiibee_conformance.evidence import Exchange
 
 PAGE = 100
 # Fields a target may use for the points an exchange burned ("points_burned" or an equivalent amount).
@@ -69,8 +70,35 @@ def points_burned(row: dict[str, Any]) -> Fraction | None:
     return row_number(row, *BURNED_FIELDS)
 
 
+# Settlement statuses (DECISIONS: exchange statuses). "success" is the documented one; the in-flight
+# and failed names are the target's choice. Names below are read as in flight or failed; any other
+# name is read as in flight: a name that never moves on is an unsettled transaction, reported as
+# such, never silently taken for a failure.
+SUCCESS = "success"
+FAILED_NAMES = frozenset(
+    {"failed", "failure", "reversed", "refunded", "rejected", "cancelled", "canceled", "error", "declined",
+     "expired", "aborted", "voided"}
+)
+IN_FLIGHT, SETTLED_SUCCESS, SETTLED_FAILED = "in-flight", "success", "failed"
+
+
+def settlement_state(row: dict[str, Any]) -> str:
+    """``success``, ``failed`` or ``in-flight`` for a history row, whatever its status is called."""
+    status = row_status(row)
+    if status == SUCCESS:
+        return SETTLED_SUCCESS
+    if status in FAILED_NAMES:
+        return SETTLED_FAILED
+    return IN_FLIGHT
+
+
 def is_pending(row: dict[str, Any]) -> bool:
-    return row_status(row) == "pending"
+    """In flight: not (yet) a final status."""
+    return settlement_state(row) == IN_FLIGHT
+
+
+def is_failed(row: dict[str, Any]) -> bool:
+    return settlement_state(row) == SETTLED_FAILED
 
 
 def is_nft_row(row: dict[str, Any]) -> bool:
@@ -112,21 +140,26 @@ def fetch_user_history(client: ApiClient, auth_id: str) -> tuple[list[dict[str, 
     return [r for r in rows if row_user_auth_id(r) in (auth_id, None)], evidence
 
 
-def fetch_balance(client: ApiClient, auth_id: str, token_id: int) -> tuple[Fraction | None, Exchange]:
-    """The user's balance of the token (0 when the token is not listed); None if unreadable."""
-    response = client.get(f"/users/{auth_id}/balances")
+def balance_in(response: Response, token_id: int) -> Fraction | None:
+    """The balance of ``token_id`` a balances answer shows (0 when the token is not listed);
+    None when the answer is not a readable balance list."""
     data = response.data()
     if response.status != 200 or not isinstance(data, list):
-        return None, response.exchange
+        return None
     for entry in data:
         if not isinstance(entry, dict):
             continue
         token = entry.get("token")
         raw_id = token.get("id") if isinstance(token, dict) else entry.get("token_id")
-        tid = parse_token_id(raw_id)
-        if tid == token_id:
-            return parse_rate(entry.get("balance")), response.exchange
-    return Fraction(0), response.exchange
+        if parse_token_id(raw_id) == token_id:
+            return parse_rate(entry.get("balance"))
+    return Fraction(0)
+
+
+def fetch_balance(client: ApiClient, auth_id: str, token_id: int) -> tuple[Fraction | None, Exchange]:
+    """The user's balance of the token (0 when the token is not listed); None if unreadable."""
+    response = client.get(f"/users/{auth_id}/balances")
+    return balance_in(response, token_id), response.exchange
 
 
 # The ledger ------------------------------------------------------------------------------
@@ -149,7 +182,7 @@ def ledger(rows: Iterable[dict[str, Any]], token_id: int) -> Ledger:
     """Sum the settled rows that move ``token_id`` (failed rows move nothing)."""
     result = Ledger()
     for row in rows:
-        if row_status(row) == "failed":
+        if is_failed(row):
             continue
         kind = row_type(row)
         src = row_token_id(row, "token")
@@ -161,7 +194,7 @@ def ledger(rows: Iterable[dict[str, Any]], token_id: int) -> Ledger:
             result.debits += row_number(row, *BURNED_FIELDS, "amount_received") or 0
         elif src == token_id and (kind == "exchange" or is_nft_row(row)):
             result.burned += points_burned(row) or 0
-        elif dst == token_id and src != token_id and row_status(row) == "success":
+        elif dst == token_id and src != token_id and settlement_state(row) == SETTLED_SUCCESS:
             result.received += row_number(row, "amount_received") or 0
         elif token_id in (src, dst):
             result.ignored.append(f"row {row_id(row)} of type {kind!r}")

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from qiibee_conformance.transport import Limits
+
+DEFAULT_SETTLE_TIMEOUT = 30.0
+
 # The documented sandbox FFP numbers (points-exchange-api.txt, "Exchange").
 DOCUMENTED_ETIHAD_NUMBERS: tuple[str, ...] = ("100014486294", "100014486283")
 
@@ -27,8 +31,8 @@ class Settings:
     run_id: str = field(default_factory=new_run_id)
     # schemathesis examples per operation
     max_examples: int = 50
-    # how long an accepted exchange may stay pending
-    settle_timeout: float = 30.0
+    # how long an accepted exchange may stay in flight
+    settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
     request_timeout: float = 15.0
     # parallel exchanges in the concurrency burst
     burst_size: int = 24
@@ -42,6 +46,16 @@ class Settings:
     brand_token_id: int | None = None
     # email domain for users the run creates; the run id goes in the local part
     email_domain: str = "example.com"
+    # advisories (warn-level findings) count as failures: a vendor's own pre-release gate
+    strict: bool = False
+    # whether the user set settle_timeout: missing a deadline the user chose is a failure,
+    # missing the default one only an advisory (the documents give no settlement time)
+    settle_deadline_chosen: bool = False
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds every request of the run keeps to."""
+        return Limits(read_timeout=self.request_timeout)
 
     @property
     def base(self) -> str:

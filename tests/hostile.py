@@ -34,6 +34,8 @@ MODES = (
     "garbage-200",  # every request: 200 with binary garbage
     "reject-key",  # every request: 401
     "latency",  # every answer delayed by `delay` seconds
+    "empty-whitelist",  # GET /token-exchange-whitelist lists no partnership
+    "users-500",  # POST /users answers 500
 )
 
 
@@ -155,6 +157,12 @@ def _proxy_handler(
                 return
             if mode == "garbage-200":
                 self._send(200, bytes(range(256)) * 4, "application/octet-stream")
+                return
+            if mode == "empty-whitelist" and self.command == "GET" and path == "/token-exchange-whitelist":
+                self._send(200, b'{"data": []}', "application/json")
+                return
+            if mode == "users-500" and self.command == "POST" and path == "/users":
+                self._send(500, b'{"error": "boom"}', "application/json")
                 return
             if mode == "reject-key":
                 self._send(401, b'{"error": "Invalid API Key"}', "application/json")

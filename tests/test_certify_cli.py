@@ -70,11 +70,11 @@ def test_certify_embedded_mock_conforms_and_writes_three_reports(tmp_path: Path)
     assert result.returncode == 0, describe(result)
     assert "run id" in result.stdout and "verdict: CONFORMS" in result.stdout
     document = load_report(reports)
-    assert document["verdict"] == "conforms"
+    assert document["verdict"] == "CONFORMS"
     assert document["embedded_mock"] is True
     statuses = requirement_status(document)
     assert FAIL not in statuses.values()
-    assert statuses["SCH-01"] == "pass"
+    assert statuses["SCH-01"] == "verified"
     assert document["counts"]["total_requests"] > 0
     assert "api_key" not in document["settings"]
     html = (reports / "certification.html").read_text(encoding="utf-8")
@@ -177,7 +177,7 @@ def test_key_never_shown_when_a_check_fails(tmp_path: Path, start_mock: Callable
     )
     assert result.returncode == 1, describe(result)
     statuses = requirement_status(load_report(reports))
-    assert statuses["AUTH-01"] == "fail"
+    assert statuses["AUTH-01"] == "failed"
     assert "Findings:" in result.stdout and "AUTH-01" in result.stdout
     assert SECRET_KEY not in result.stdout + result.stderr
     assert SECRET_KEY not in _files_text(reports)
@@ -293,10 +293,10 @@ def test_html_report_escapes_everything_and_scan_redacts(tmp_path: Path) -> None
         [record], selected_groups=frozenset({"exchange"}), run_error=None, target="http://h", run_id="r1",
         embedded_mock=False, started_at=now, finished_at=now, settings={}, counts={}, collection_errors=[],
     )
-    assert cert.verdict == "nonconforming"
+    assert cert.verdict == "NONCONFORMING"
     document = json_report.build(cert)
     statuses = requirement_status(document)
-    assert statuses["EXC-03"] == "fail" and statuses["AUTH-01"] == "not-run"
+    assert statuses["EXC-03"] == "failed" and statuses["AUTH-01"] == "not-run"
     html = html_report.render(document)
     assert "<script>" not in html and "&lt;script&gt;" in html
     path = json_report.write(document, tmp_path)
@@ -349,7 +349,7 @@ def test_run_error_during_the_run_still_writes_reports(tmp_path: Path, empty_cat
     )
     _assert_one_line_run_error(result)
     document = load_report(reports)
-    assert document["verdict"] == "incomplete"
+    assert document["verdict"] == "INCOMPLETE"
     assert document["run_error"] and document["run_error"] in result.stderr
-    assert "fail" not in requirement_status(document).values()
+    assert "failed" not in requirement_status(document).values()
     assert SECRET_KEY not in result.stdout + result.stderr + _files_text(reports)

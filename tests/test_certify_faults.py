@@ -53,7 +53,7 @@ def test_certify_fails_each_fault(
     assert result.returncode == 1, describe(result)
     statuses = requirement_status(load_report(reports))
     status = statuses[requirement_id]
-    assert status == "fail", f"{requirement_id} is {status}\n{describe(result)}"
+    assert status == "failed", f"{requirement_id} is {status}\n{describe(result)}"
     assert KEY not in result.stdout + result.stderr
 
 
@@ -70,6 +70,6 @@ def test_certify_passes_correct_mocks(
     )
     assert result.returncode == 0, describe(result)
     document = load_report(reports)
-    assert document["verdict"] == "conforms"
-    failed = [rid for rid, status in requirement_status(document).items() if status == "fail"]
+    assert document["verdict"] == "CONFORMS"
+    failed = [rid for rid, status in requirement_status(document).items() if status == "failed"]
     assert failed == []

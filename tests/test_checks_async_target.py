@@ -92,7 +92,7 @@ def test_asynchronous_points_and_422_pass(group: str, async_target: str, tmp_pat
         "--reports", str(reports), cwd=tmp_path,
     )  # fmt: skip
     statuses = requirement_status(load_report(reports))
-    failed = sorted(rid for rid, status in statuses.items() if status == "fail")
+    failed = sorted(rid for rid, status in statuses.items() if status == "failed")
     assert failed == [], describe(result)
     assert result.returncode == 0, describe(result)
 

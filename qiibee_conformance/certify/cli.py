@@ -5,9 +5,15 @@ over every operation, stateful sequences) against --target, or against the
 embedded reference mock when no target is given, and writes a JSON, an HTML
 and a JUnit XML report.
 
-Exit status: 0 the target conforms; 1 at least one documented requirement is
-broken (the findings are listed with a curl line to reproduce each); 2 the run
-could not be made (unreachable target, rejected key, bad config or flags).
+Verdicts: CONFORMS; CONFORMS WITH ADVISORIES (the project's readings where the
+documents are silent were not met: reported with evidence, not a failure);
+NONCONFORMING; INCOMPLETE (a prerequisite most checks stand on could not be met,
+or the run could not be made).
+
+Exit status: 0 the target conforms (advisories included, unless --strict); 1 at
+least one requirement is broken (each finding is listed with a curl line to
+reproduce it); 2 the run could not be made or is incomplete (unreachable target,
+rejected key, bad config or flags, an unmet prerequisite), with one line saying why.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ Config file (--config FILE, TOML, every key optional; see contracts/qiibee.examp
   max_examples = 50            schemathesis examples per operation
   burst_size = 24              parallel exchanges in the concurrency checks
   email_domain = "example.com" domain of the users the run creates
+  strict = false               advisories count as failures (as --strict)
   [membership_numbers]         valid numbers per provider, for miles exchanges
   etihad = ["100014486294", "100014486283"]   (the documented sandbox numbers, the default)
   miles_and_more = ["..."]
@@ -71,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--only", metavar="GROUP", nargs="+", help="run only these requirement groups")
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="advisories (readings where the documents are silent) count as failures: a vendor's own gate",
+    )
+    parser.add_argument(
         "--allow-non-sandbox",
         action="store_true",
         help="allow a target that is neither loopback nor sandbox-like (writes data, spends points)",
@@ -100,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         max_examples=_number("--max-examples", args.max_examples, int),
         settle_timeout=_number("--settle-timeout", args.settle_timeout, float),
         only=list(args.only or ()),
+        strict=args.strict,
         allow_non_sandbox=bool(args.allow_non_sandbox),
     )
     return certify(request)

@@ -52,6 +52,12 @@ def _seconds(value: Any) -> float:
     return float(value)
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _InvalidValueError(f"must be true or false, got {type(value).__name__}")
+    return value
+
+
 def _non_empty_str(value: Any) -> str:
     if not isinstance(value, str):
         raise _InvalidValueError(f"must be a string, got {type(value).__name__}")
@@ -100,6 +106,7 @@ _KEYS: dict[str, Callable[[Any], Any]] = {
     "burst_size": _positive_int,
     "email_domain": _email_domain,
     "membership_numbers": _membership_numbers,
+    "strict": _boolean,
 }
 
 CONFIG_KEYS: tuple[str, ...] = tuple(_KEYS)
@@ -169,6 +176,7 @@ def make_settings(
             kwargs[key] = check(value)
         except _InvalidValueError as err:
             raise RunError(f"--{key.replace('_', '-')} {err}") from None
+    kwargs["settle_deadline_chosen"] = "settle_timeout" in kwargs
     if run_id is not None:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", run_id):
             raise RunError("--run-id must be 1-40 letters, digits, '-' or '_'")
@@ -189,4 +197,5 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
         "brand_token_id": settings.brand_token_id,
         "email_domain": settings.email_domain,
         "membership_providers": sorted(settings.membership_numbers),
+        "strict": settings.strict,
     }

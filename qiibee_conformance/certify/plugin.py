@@ -32,6 +32,8 @@ RUN_ERROR_KEY = pytest.StashKey[str]()
 RUN_ID_KEY = pytest.StashKey[str]()
 SELECTED_GROUPS_KEY = pytest.StashKey[frozenset[str]]()
 REDACTOR_KEY = pytest.StashKey["Redactor"]()
+# (node id, JSON list of advisories) per test of this session, for the terminal summary.
+_ADVISORIES: list[tuple[str, str]] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,6 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--max-examples", type=int, default=None, help="schemathesis examples per operation")
     group.addoption("--settle-timeout", type=float, default=None, help="seconds an exchange may stay pending")
     group.addoption("--run-id", default=None, help="tag for everything the run creates (default: generated)")
+    group.addoption(
+        "--qiibee-strict",
+        action="store_true",
+        default=None,
+        help="advisories (the project's readings where the documents are silent) fail their tests",
+    )
     group.addoption(
         "--qiibee-only",
         action="append",
@@ -139,6 +147,28 @@ def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
     report.sections = [(name, redactor.text(content)) for name, content in report.sections]
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember each test's advisories for the terminal summary (plain ``pytest contracts``)."""
+    if report.when != "teardown":
+        return
+    for name, value in report.user_properties:
+        if name == "advisories" and isinstance(value, str):
+            _ADVISORIES.append((report.nodeid, value))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _ADVISORIES:
+        return
+    import json
+
+    terminalreporter.section("qiibee advisories (warn level: not failures unless --qiibee-strict)")
+    for nodeid, value in _ADVISORIES:
+        for advisory in json.loads(value):
+            decision = f" [{advisory.get('decision')}]" if advisory.get("decision") else ""
+            terminalreporter.write_line(f"{nodeid}: {advisory.get('message')}{decision}")
+    _ADVISORIES.clear()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if RUN_ERROR_KEY in session.config.stash:
         session.exitstatus = EXIT_RUN_ERROR
@@ -162,6 +192,7 @@ def _settings_from_options(config: pytest.Config, base_url: str, api_key: str, *
         overrides={
             "max_examples": config.getoption("--max-examples"),
             "settle_timeout": config.getoption("--settle-timeout"),
+            "strict": config.getoption("--qiibee-strict"),
         },
         run_id=config.stash[RUN_ID_KEY],
     )
@@ -200,7 +231,7 @@ def api_client(qiibee_settings: Settings) -> Iterator[ApiClient]:
     from qiibee_conformance.certify.stats import STATS
     from qiibee_conformance.client import ApiClient
 
-    client = ApiClient(qiibee_settings.base, qiibee_settings.api_key, timeout=qiibee_settings.request_timeout)
+    client = ApiClient(qiibee_settings.base, qiibee_settings.api_key, limits=qiibee_settings.limits)
     try:
         yield client
     finally:

@@ -3,6 +3,15 @@
 The collector fills :class:`ItemRecord` objects while pytest runs; the reports
 and the terminal summary all read the same :class:`Certification`, so they
 cannot disagree about a verdict.
+
+A requirement ends as one of:
+
+- ``verified``: its tests ran and found nothing;
+- ``advisory``: only warn-level findings (the project's readings where the documents
+  are silent); not a failure unless the run is strict;
+- ``failed``: a fail-level finding (or, in strict mode, an advisory);
+- ``untestable``: the target gave the tests no means to run, with the reason;
+- ``not-run``: not selected, or the run stopped before it.
 """
 
 from __future__ import annotations
@@ -11,8 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-PASS, FAIL, SKIPPED, NOT_RUN = "pass", "fail", "skipped", "not-run"
-CONFORMS, NONCONFORMING, INCOMPLETE = "conforms", "nonconforming", "incomplete"
+# Test outcomes (pytest's words).
+PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+# Requirement statuses.
+VERIFIED, FAILED, ADVISORY, UNTESTABLE, NOT_RUN = "verified", "failed", "advisory", "untestable", "not-run"
+STATUSES = (VERIFIED, ADVISORY, FAILED, UNTESTABLE, NOT_RUN)
+# Verdicts.
+CONFORMS = "CONFORMS"
+CONFORMS_WITH_ADVISORIES = "CONFORMS WITH ADVISORIES"
+NONCONFORMING = "NONCONFORMING"
+INCOMPLETE = "INCOMPLETE"
 UNMARKED_GROUP = "(unmarked)"
 
 
@@ -28,6 +45,9 @@ class ItemRecord:
     message: str = ""
     details: str = ""
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    finding: dict[str, Any] | None = None
+    advisories: list[dict[str, Any]] = field(default_factory=list)
+    prerequisite: str | None = None
     run_error: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,7 +65,9 @@ class RequirementResult:
     id: str
     group: str
     title: str
+    level: str
     source: str
+    basis: dict[str, Any]
     status: str = NOT_RUN
     message: str = ""
     tests: list[ItemRecord] = field(default_factory=list)
@@ -53,6 +75,34 @@ class RequirementResult:
     @property
     def evidence(self) -> list[dict[str, Any]]:
         return [e for t in self.tests if t.outcome == FAIL for e in t.evidence]
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """The fail-level findings, structured where the check gave them."""
+        found: list[dict[str, Any]] = []
+        for test in self.tests:
+            if test.outcome != FAIL:
+                continue
+            if test.finding is not None:
+                found.append(test.finding)
+            elif not test.advisories:  # a schemathesis failure: its message and default evidence
+                found.append(
+                    {
+                        "requirement_id": self.id,
+                        "level": self.level,
+                        "decision": None,
+                        "message": test.message,
+                        "expected": None,
+                        "actual": None,
+                        "evidence": test.evidence,
+                        "test": test.nodeid,
+                    }
+                )
+        return found
+
+    @property
+    def advisories(self) -> list[dict[str, Any]]:
+        return [a for t in self.tests for a in t.advisories]
 
     @property
     def duration(self) -> float:
@@ -63,10 +113,14 @@ class RequirementResult:
             "id": self.id,
             "group": self.group,
             "title": self.title,
+            "level": self.level,
             "source": self.source,
+            "basis": self.basis,
             "status": self.status,
             "message": self.message,
             "duration_s": round(self.duration, 3),
+            "findings": self.findings,
+            "advisories": self.advisories,
             "tests": [t.to_dict() for t in self.tests],
             "evidence": self.evidence,
         }
@@ -88,14 +142,26 @@ class Certification:
     counts: dict[str, int]
     run_error: str | None = None
     collection_errors: list[str] = field(default_factory=list)
+    strict: bool = False
 
     @property
     def duration(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
 
+    def with_status(self, status: str) -> list[RequirementResult]:
+        return [r for r in self.requirements if r.status == status]
+
     @property
     def failed(self) -> list[RequirementResult]:
-        return [r for r in self.requirements if r.status == FAIL]
+        return self.with_status(FAILED)
+
+    @property
+    def advised(self) -> list[RequirementResult]:
+        return self.with_status(ADVISORY)
+
+    @property
+    def untestable(self) -> list[RequirementResult]:
+        return self.with_status(UNTESTABLE)
 
     @property
     def failed_unmarked(self) -> list[ItemRecord]:
@@ -107,17 +173,20 @@ class Certification:
             return INCOMPLETE
         if self.failed or self.failed_unmarked:
             return NONCONFORMING
+        if self.advised:
+            return CONFORMS_WITH_ADVISORIES
         return CONFORMS
 
     def status_counts(self) -> dict[str, int]:
-        counts = {PASS: 0, FAIL: 0, SKIPPED: 0, NOT_RUN: 0}
+        counts = dict.fromkeys(STATUSES, 0)
         for requirement in self.requirements:
             counts[requirement.status] += 1
         return counts
 
 
 def fold_requirement(result: RequirementResult, *, selected: bool, stopped: bool) -> None:
-    """Derive a requirement's status from its tests: any failure fails it."""
+    """Derive a requirement's status from its tests: a failure fails it, then advisories, then
+    anything verified; only when every test was skipped is it untestable."""
     tests = result.tests
     if not tests:
         result.status = NOT_RUN
@@ -130,15 +199,19 @@ def fold_requirement(result: RequirementResult, *, selected: bool, stopped: bool
         return
     failed = [t for t in tests if t.outcome == FAIL]
     passed = [t for t in tests if t.outcome == PASS]
+    advisories = result.advisories
     if failed:
-        result.status = FAIL
+        result.status = FAILED
         result.message = failed[0].message
+    elif advisories:
+        result.status = ADVISORY
+        result.message = str(advisories[0].get("message", ""))
     elif passed:
-        result.status = PASS
+        result.status = VERIFIED
         skipped = len(tests) - len(passed)
         result.message = f"{len(passed)} test(s) passed" + (f", {skipped} skipped" if skipped else "")
     else:
-        result.status = SKIPPED
+        result.status = UNTESTABLE
         result.message = tests[0].message
 
 
@@ -155,12 +228,20 @@ def assemble(
     settings: dict[str, Any],
     counts: dict[str, int],
     collection_errors: list[str],
+    strict: bool = False,
 ) -> Certification:
     """Fold test records into one result per documented requirement, in document order."""
     from qiibee_conformance.requirements import REQUIREMENTS
 
     results = {
-        rid: RequirementResult(id=rid, group=r.group, title=r.title, source=r.source)
+        rid: RequirementResult(
+            id=rid,
+            group=r.group,
+            title=r.title,
+            level=str(r.level),
+            source=r.source,
+            basis=r.to_dict(),
+        )
         for rid, r in REQUIREMENTS.items()
     }
     unmarked: list[ItemRecord] = []
@@ -187,4 +268,5 @@ def assemble(
         counts=counts,
         run_error=run_error,
         collection_errors=collection_errors,
+        strict=strict,
     )

@@ -21,35 +21,32 @@ from typing import Any, TextIO
 
 import pytest
 
+from qiibee_conformance.certify.outcomes import ADVISORIES, CHECK_SECONDS, EVIDENCE, FINDING, PREREQUISITE
 from qiibee_conformance.certify.plugin import RUN_ERROR_KEY, SETTINGS_KEY
 from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, UNMARKED_GROUP, ItemRecord
 from qiibee_conformance.certify.selection import group_of, requirement_ids
 from qiibee_conformance.certify.stats import STATS
 from qiibee_conformance.client import ApiClient
-from qiibee_conformance.errors import RunError
 from qiibee_conformance.paths import contracts_dir
+from qiibee_conformance.preflight import preflight as first_request
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
 
-PREFLIGHT_PATH = "/token-exchange-whitelist"
 PYTEST_LOG = "pytest.log"
-JUNIT_XML = "junit.xml"
 _MESSAGE_LIMIT = 2000
 _DETAILS_LIMIT = 12000
 
 
 def preflight(settings: Settings) -> int:
-    """Fail fast, with one line, when the target is unreachable or refuses the key.
+    """Fail fast, with one line, when the target is unreachable, redirects or refuses the key.
 
     Returns the number of requests made.
     """
-    client = ApiClient(settings.base, settings.api_key, timeout=settings.request_timeout)
+    client = ApiClient(settings.base, settings.api_key, limits=settings.limits)
     try:
-        response = client.get(PREFLIGHT_PATH)  # RunError "cannot reach ..." on connection failure
+        first_request(client)
     finally:
         client.close()
-    if response.status in (401, 403):
-        raise RunError(f"the API key was rejected (HTTP {response.status} on GET {PREFLIGHT_PATH})")
     return client.request_count
 
 
@@ -97,21 +94,27 @@ class _Progress:
         self.finished += 1
         done = self.done[record.group]
         done.append(record)
+        label = ",".join(record.requirement_ids) or record.nodeid
         if record.outcome == FAIL and not record.run_error:
             first = record.message.strip().splitlines()[0] if record.message.strip() else ""
-            label = ",".join(record.requirement_ids) or record.nodeid
             self._write(f"  FAIL {label} {title}: {first[:200]}")
+        elif record.advisories:
+            first = str(record.advisories[0].get("message", ""))
+            self._write(f"  ADVISORY {label} {title}: {first[:200]}")
         if len(done) == self.totals.get(record.group, -1):
-            passed = sum(1 for r in done if r.outcome == PASS)
+            passed = sum(1 for r in done if r.outcome == PASS and not r.advisories)
+            advised = sum(1 for r in done if r.outcome == PASS and r.advisories)
             failed = sum(1 for r in done if r.outcome == FAIL)
             skipped = sum(1 for r in done if r.outcome == SKIPPED)
             seconds = sum(r.duration for r in done)
-            mark = "FAIL" if failed else "ok  "
-            parts = [f"{passed} passed"]
+            mark = "FAIL" if failed else "warn" if advised else "ok  "
+            parts = [f"{passed} verified"]
+            if advised:
+                parts.append(f"{advised} advisory")
             if failed:
                 parts.append(f"{failed} failed")
             if skipped:
-                parts.append(f"{skipped} skipped")
+                parts.append(f"{skipped} untestable")
             self._write(f"{mark} {record.group:<13} {', '.join(parts):<34} {seconds:6.1f}s")
         elif self.tty:
             self._clear_status()
@@ -186,13 +189,15 @@ class Collector:
             record.message = self._skip_reason(report)
         # Every phase's report repeats the item's properties; the teardown report has them all.
         for name, value in report.user_properties if report.when == "teardown" and not subtest else ():
-            if name == "check_seconds" and isinstance(value, int | float):
+            if name == CHECK_SECONDS and isinstance(value, int | float):
                 record.duration = float(value)  # a business check that ran ahead of its test
-            elif name == "evidence":
+            elif name == PREREQUISITE:
+                record.prerequisite = self._clean(str(value))
+            elif name in (EVIDENCE, FINDING, ADVISORIES):
                 try:
-                    record.evidence.extend(self._evidence(value))
+                    self._take(record, name, value)
                 except Exception as err:  # a malformed entry must not abort the whole run
-                    record.evidence.append({"note": f"unreadable evidence: {type(err).__name__}"})
+                    record.evidence.append({"note": f"unreadable {name}: {type(err).__name__}"})
         if report.when == "teardown":
             self.progress.record(record, self._titles.get(report.nodeid, ""))
 
@@ -223,6 +228,17 @@ class Collector:
             reason = str(longrepr[2])
             return self._clean(reason.removeprefix("Skipped: "))
         return self._clean(str(longrepr or "skipped"))
+
+    def _take(self, record: ItemRecord, name: str, value: object) -> None:
+        """File one structured property (JSON, re-redacted) on the record."""
+        if name == EVIDENCE:
+            record.evidence.extend(self._evidence(value))
+            return
+        parsed = self._redact_value(json.loads(value) if isinstance(value, str) else value)
+        if name == FINDING and isinstance(parsed, dict):
+            record.finding = parsed
+        elif name == ADVISORIES and isinstance(parsed, list):
+            record.advisories.extend(a for a in parsed if isinstance(a, dict))
 
     def _evidence(self, value: object) -> list[dict[str, Any]]:
         """Evidence entries are JSON lists of exchanges; re-redacted as a second line of defence."""
@@ -290,10 +306,7 @@ def pytest_args(settings: Settings, groups: Sequence[str], reports_dir: Path) ->
         "ignore::pytest.PytestAssertRewriteWarning",  # the plugin is imported by the runner first
         "-o",
         "addopts=",
-        "-o",
-        "junit_suite_name=qiibee-conformance",
         "--strict-markers",
-        f"--junitxml={reports_dir / JUNIT_XML}",
         "--run-id",
         settings.run_id,
     ]

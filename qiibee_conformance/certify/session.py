@@ -33,6 +33,7 @@ class CertifyRequest:
     settle_timeout: int | float | None = None
     only: list[str] = field(default_factory=list)
     allow_non_sandbox: bool = False
+    strict: bool | None = None
 
 
 def _reports_dir(path: str) -> Path:
@@ -55,6 +56,7 @@ def certify(request: CertifyRequest, out: TextIO | None = None) -> int:
     overrides: dict[str, Any] = {
         "max_examples": request.max_examples,
         "settle_timeout": request.settle_timeout,
+        "strict": request.strict,
     }
     reports_dir = _reports_dir(request.reports)
     with contextlib.ExitStack() as stack:
@@ -82,7 +84,7 @@ def _run(
     settings: Settings, *, groups: frozenset[str], reports_dir: Path, embedded: bool, out: TextIO
 ) -> int:
     from qiibee_conformance.certify.reports.writer import write_reports
-    from qiibee_conformance.certify.runner import preflight, run_contracts
+    from qiibee_conformance.certify.runner import PYTEST_LOG, preflight, run_contracts
     from qiibee_conformance.certify.summary import render
 
     redactor = Redactor([settings.api_key])
@@ -110,8 +112,11 @@ def _run(
         settings=settings_summary(settings),
         counts=counts,
         collection_errors=outcome.collection_errors,
+        strict=settings.strict,
     )
-    paths, fixed = write_reports(cert, reports_dir, secrets=[settings.api_key])
+    paths, fixed = write_reports(
+        cert, reports_dir, secrets=[settings.api_key], also_scan=[reports_dir / PYTEST_LOG]
+    )
     out.write(redactor.text(render(cert, paths)))
     for path in fixed:
         out.write(f"warning: the API key had to be redacted from {path} after writing (a redaction bug)\n")

@@ -1,9 +1,10 @@
-"""What a business check is, how it reports, and the registry the runners read.
+"""What a business check is, how it asserts, and the registry the runners read.
 
 A check is a function of a :class:`~qiibee_conformance.checks.context.CheckContext`
 registered under one requirement id. It raises :class:`Nonconformity` (the target
 broke the rule, with the exchanges that prove it) or :class:`Untestable` (the
-target lacks what the check needs: a skip, never a failure).
+target lacks what the check needs: reported with the reason, never a failure). A
+warn-level assertion (:func:`advise`) files an advisory and lets the check go on.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qiibee_conformance.client import Exchange, Response
+from qiibee_conformance.checks.outcome import file_advisory
+from qiibee_conformance.client import Response
+from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.findings import Finding, Level, Nonconformity, as_exchange
 from qiibee_conformance.requirements import GROUPS, REQUIREMENTS, Requirement
 
 if TYPE_CHECKING:
@@ -21,23 +25,6 @@ if TYPE_CHECKING:
 
 # One module per business group, named after it (the schema groups are not checks).
 GROUP_MODULES: tuple[str, ...] = tuple(g for g in GROUPS if g not in ("schema", "stateful"))
-
-
-class Nonconformity(AssertionError):  # noqa: N818 - the name the runners and reports use
-    """The target broke a documented rule; ``evidence`` holds the exchanges that show it."""
-
-    def __init__(self, message: str, evidence: Iterable[Exchange | Response] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.evidence: list[Exchange] = [e.exchange if isinstance(e, Response) else e for e in evidence]
-
-
-class Untestable(Exception):  # noqa: N818 - reads as the outcome, like pytest's Skipped
-    """The target lacks something the check needs; the check is skipped with ``reason``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 CheckFn = Callable[["CheckContext"], None]
@@ -88,22 +75,68 @@ def describe(response: Response) -> str:
     return f"HTTP {response.status} {body!r}" if body else f"HTTP {response.status} (empty body)"
 
 
+def _wanted(expected: Iterable[int]) -> str:
+    return "HTTP " + " or ".join(str(s) for s in expected)
+
+
 def expect_status(response: Response, expected: Iterable[int], what: str, *more: Response | Exchange) -> None:
     """Raise a Nonconformity unless the response has one of the expected statuses."""
     allowed = tuple(expected)
     if response.status not in allowed:
-        wanted = " or ".join(str(s) for s in allowed)
-        raise Nonconformity(f"{what}: expected HTTP {wanted}, got {describe(response)}", [*more, response])
+        wanted = _wanted(allowed)
+        raise Nonconformity(
+            f"{what}: expected {wanted}, got {describe(response)}",
+            [*more, response],
+            expected=wanted,
+            actual=f"HTTP {response.status}",
+        )
 
 
 def expect_4xx(response: Response, what: str, *more: Response | Exchange) -> None:
     if not 400 <= response.status < 500:
-        raise Nonconformity(f"{what}: expected a 4xx, got {describe(response)}", [*more, response])
+        raise Nonconformity(
+            f"{what}: expected a 4xx, got {describe(response)}",
+            [*more, response],
+            expected="a 4xx",
+            actual=f"HTTP {response.status}",
+        )
 
 
-def ensure(condition: object, message: str, *evidence: Response | Exchange) -> None:
+def ensure(
+    condition: object,
+    message: str,
+    *evidence: Response | Exchange,
+    expected: str | None = None,
+    actual: str | None = None,
+) -> None:
+    """A fail-level assertion (at the requirement's own level): the check ends on it."""
     if not condition:
-        raise Nonconformity(message, evidence)
+        raise Nonconformity(message, evidence, expected=expected, actual=actual)
+
+
+def advise(
+    condition: object,
+    message: str,
+    *evidence: Response | Exchange,
+    decision: str,
+    expected: str | None = None,
+    actual: str | None = None,
+) -> bool:
+    """A warn-level assertion resting on ``decision`` (a DECISIONS.md id): when it does not
+    hold, an advisory is filed and the check goes on. Returns whether it held."""
+    if condition:
+        return True
+    file_advisory(
+        Finding(
+            message=message,
+            evidence=tuple(as_exchange(e) for e in evidence),
+            level=Level.WARN,
+            decision=decision,
+            expected=expected,
+            actual=actual,
+        )
+    )
+    return False
 
 
 def data_object(response: Response, what: str) -> dict[str, Any]:

@@ -11,16 +11,20 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from qiibee_conformance import reconcile
-from qiibee_conformance.checks.base import Untestable, describe
-from qiibee_conformance.client import ApiClient, Exchange, Response
+from qiibee_conformance.checks import prerequisites
+from qiibee_conformance.checks.base import describe
+from qiibee_conformance.checks.outcome import map_in_threads
+from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Catalogue, Pair, discover
+from qiibee_conformance.envelopes import created_auth_id
+from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.findings import Untestable
 from qiibee_conformance.money import to_decimal
 from qiibee_conformance.settings import Settings
 
@@ -152,6 +156,17 @@ class CheckContext:
         self.notes: list[str] = []
         self.settlement_broken = False
         self.list_encodings: dict[str, str] = {}
+        self.prerequisites: dict[str, prerequisites.Prerequisite] = {}
+
+    # Prerequisites ---------------------------------------------------------------------------
+    def establish(self, groups: Iterable[str]) -> str | None:
+        """Establish what the checks of ``groups`` stand on; the line of an INCOMPLETE run, if any."""
+        self.prerequisites.update(prerequisites.establish(self, prerequisites.needed_by(groups)))
+        return prerequisites.incomplete(self.prerequisites)
+
+    def require(self, name: str) -> None:
+        """Untestable (or, for the owner of the broken rule, its finding) if ``name`` was not met."""
+        prerequisites.require(self.prerequisites, name)
 
     def list_filter(
         self,
@@ -237,14 +252,14 @@ class CheckContext:
         return f"qc-{self.settings.run_id}-{tag}{n}@{self.settings.email_domain}"
 
     def create_user(self, email: str | None = None, **fields: Any) -> tuple[Response, CreatedUser | None]:
-        """POST /users; returns the response and, on 201, the created user."""
+        """POST /users; returns the response and, on a 2xx showing the user (under "data", under
+        "user" or bare), the created user. Whether the status is the documented 201 is USR-01's."""
         email = email or self.email()
         started = time.monotonic()
         response = self.client.post("/users", {"user": {"email": email, **fields}})
         finished = time.monotonic()
-        data = response.data()
-        auth_id = data.get("auth_id") if isinstance(data, dict) else None
-        if response.status != 201 or not isinstance(auth_id, str) or not auth_id:
+        auth_id = created_auth_id(response.json())
+        if not 200 <= response.status < 300 or auth_id is None:
             return response, None
         user = CreatedUser(auth_id, email, started, finished)
         with self._lock:
@@ -256,14 +271,14 @@ class CheckContext:
         return self.new_user_full(tag, **fields).auth_id
 
     def new_user_full(self, tag: str = "", **fields: Any) -> CreatedUser:
+        self.require(prerequisites.USER)
         response, user = self.create_user(self.email(tag), **fields)
         if user is None:
             raise Untestable(f"cannot create a test user (POST /users gave {describe(response)}); see USR-01")
         return user
 
     def new_users(self, count: int, tag: str = "", *, parallel: int = 8) -> list[CreatedUser]:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel, count))) as pool:
-            return list(pool.map(lambda _: self.new_user_full(tag), range(count)))
+        return map_in_threads(lambda _: self.new_user_full(tag), range(count), workers=parallel)
 
     # Points ----------------------------------------------------------------------------------
     def points(self, kind: str, user: str, amount: object, token_id: int | None = None) -> Response:
@@ -282,16 +297,26 @@ class CheckContext:
             )
         return 1
 
+    def read_balance(self, user: str, token_id: int | None = None) -> Decimal | Response:
+        """The user's balance of a token (0 when not listed), or the answer that did not show it."""
+        token = self.brand_token_id if token_id is None else token_id
+        response = self.client.get(f"/users/{user}/balances")
+        value = reconcile.balance_in(response, token)
+        return response if value is None else to_decimal(value)
+
     def balance(self, user: str, token_id: int | None = None) -> Decimal:
         """The user's balance of a token (0 when not listed)."""
-        token = self.brand_token_id if token_id is None else token_id
-        value, exchange = reconcile.fetch_balance(self.client, user, token)
-        if value is None:
-            raise Untestable(f"cannot read the balances of a test user (HTTP {exchange.status}); see BAL-01")
-        return to_decimal(value)
+        value = self.read_balance(user, token_id)
+        if isinstance(value, Response):
+            raise Untestable(f"cannot read the balances of a test user ({describe(value)}); see BAL-01")
+        return value
 
     def fund(self, user: str, amount: int, token_id: int | None = None) -> Response:
-        """Credit ``amount`` and wait until the balance shows it (Untestable if it cannot be done)."""
+        """Credit ``amount`` and wait until the balance shows it (Untestable if it cannot be done).
+
+        Judged by the change of the balance, never its absolute value: a new user may start
+        with points (a sign-up bonus is tolerated)."""
+        self.require(prerequisites.FUNDING)
         before = self.balance(user, token_id)
         response = self.points("credit_points", user, amount, token_id)
         if response.status != 202:
@@ -338,6 +363,7 @@ class CheckContext:
         return pairs
 
     def simple_pair(self) -> Pair:
+        self.require(prerequisites.PAIR)
         pairs = self.simple_pairs()
         if not pairs:
             raise Untestable(
@@ -370,6 +396,7 @@ class CheckContext:
     def wait_settled(self, users: Iterable[str], *, min_moves: dict[str, int] | None = None) -> Settled:
         """Poll the users' histories until nothing is pending and each shows ``min_moves`` transactions
         other than credit/debit (the accepted exchanges); the deadline is settings.settle_timeout."""
+        self.require(prerequisites.HISTORY)
         wanted = dict(min_moves or {})
         users = list(dict.fromkeys(users))
         rows: dict[str, list[dict[str, Any]]] = {}
@@ -415,6 +442,5 @@ class CheckContext:
         if total < minimum:
             user = self.new_user("fill")
             missing = minimum - total
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                list(pool.map(lambda _: self.points("credit_points", user, 1), range(missing)))
+            map_in_threads(lambda _: self.points("credit_points", user, 1), range(missing), workers=16)
         return max(total, minimum)

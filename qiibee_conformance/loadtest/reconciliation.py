@@ -24,11 +24,11 @@ from qiibee_conformance.loadtest.ledger import Attempt, LedgerContents
 from qiibee_conformance.reconcile import (
     BURNED_FIELDS,
     fetch_history,
+    is_failed,
     points_burned,
     reconcile_users,
     row_id,
     row_number,
-    row_status,
     row_token_id,
     row_type,
 )
@@ -87,7 +87,7 @@ def check_acceptances(attempts: Iterable[Attempt], rows: Iterable[dict[str, Any]
         if row_k is None or (row_k[0], row_k[1]) not in moved:
             continue
         listed[row_k] += 1
-        if row_status(row) != "failed":
+        if not is_failed(row):
             live[row_k] += 1
     problems: list[str] = []
     for key in sorted(set(accepted) | set(listed), key=str):

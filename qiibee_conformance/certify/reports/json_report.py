@@ -22,6 +22,7 @@ def build(cert: Certification) -> dict[str, Any]:
         "tool": "qiibee-conformance",
         "version": __version__,
         "verdict": cert.verdict,
+        "strict": cert.strict,
         "run_id": cert.run_id,
         "target": cert.target,
         "embedded_mock": cert.embedded_mock,
@@ -34,6 +35,8 @@ def build(cert: Certification) -> dict[str, Any]:
         "collection_errors": cert.collection_errors,
         "summary": {
             "requirements": cert.status_counts(),
+            "findings": sum(len(r.findings) for r in cert.requirements),
+            "advisories": sum(len(r.advisories) for r in cert.requirements),
             "tests": {
                 "passed": sum(1 for t in unique if t.outcome == PASS),
                 "failed": sum(1 for t in unique if t.outcome == FAIL),
