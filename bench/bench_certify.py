@@ -145,7 +145,7 @@ def run_schemathesis(binary: Path, workdir: Path, index: int) -> SchemathesisRun
             str(binary), "--config-file", str(config), "--no-color", "run", str(spec_path()),
             "--url", mock.base_url, "--max-examples", str(MAX_EXAMPLES),
             # the checks certify leaves out because they demand what the documents never
-            # promise (openapi/DECISIONS.md D39); otherwise schemathesis stops fuzzing an
+            # promise (openapi/DECISIONS.md D146); otherwise schemathesis stops fuzzing an
             # operation at its first (false) failure and does less work than certify
             "--exclude-checks", ",".join(BASELINE_EXCLUDED_CHECKS),
             "--report", "har", "--report-har-path", str(har),

@@ -8,7 +8,7 @@ the preflight probe, schemathesis' generated and stateful calls, reconciliation 
   redirect is followed only to the same scheme, host and port; any other redirect is
   handed back as the response, for the caller to report.
 - **Rate limiting is waited out.** A 429, or a 503 with ``Retry-After``, is tolerated
-  anywhere (DECISIONS D8): the request is sent again after the advertised delay, within a
+  anywhere (DECISIONS D18): the request is sent again after the advertised delay, within a
   budget per request. Past the budget the run could not be made (:class:`RateLimitedError`).
 - **Bounded.** Connect and read timeouts on every request, a deadline for the whole body,
   and a cap on its size: a hanging or streaming endpoint costs bounded time and memory.

@@ -49,7 +49,7 @@ def create_and_read(ctx: CheckContext) -> None:
     created = _post(ctx, user, provider, numbers[0])
     expect_status(created, (201,), f"POST /users/:auth_id/memberships for {provider}")
     body = created.data()
-    # D7: the document says "with the user object", the notes the membership; both are right.
+    # D9: the document says "with the user object", the notes the membership; both are right.
     ensure(
         _number(body) == numbers[0] or (isinstance(body, dict) and body.get("auth_id") == user),
         f'the created membership is neither {{"data": membership}} with the number nor {{"data": user}}: '
