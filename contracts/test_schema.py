@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from _schemathesis_setup import (
+
+from qiibee_conformance.fuzzing import (
     AnyCase,
     call_and_validate,
     http_session,
     load_schema,
     negatable_operation_ids,
-    pytest9_nodeid_shim,
-    redactor_for,
 )
-
+from qiibee_conformance.fuzzing.pytest_compat import nodeid_shim
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
 
@@ -41,7 +40,7 @@ def qiibee_negative_schema(qiibee_settings: Settings) -> Any:
 
 @pytest.fixture(scope="session")
 def qiibee_redactor(qiibee_settings: Settings) -> Redactor:
-    return redactor_for(qiibee_settings)
+    return Redactor([qiibee_settings.api_key])
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +54,7 @@ def qiibee_http_session(qiibee_settings: Settings) -> Iterator[requests.Session]
 
 @pytest.fixture(autouse=True)
 def _schemathesis_nodeid_compat(request: pytest.FixtureRequest) -> None:
-    pytest9_nodeid_shim(request.node)
+    nodeid_shim(request.node)
 
 
 positive = schemathesis.pytest.from_fixture("qiibee_positive_schema")

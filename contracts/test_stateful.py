@@ -15,18 +15,18 @@ from typing import Any
 
 import hypothesis
 import pytest
-from _schemathesis_setup import (
+
+from qiibee_conformance.client import ApiClient
+from qiibee_conformance.discovery import Catalogue, discover
+from qiibee_conformance.fuzzing import (
     STATEFUL_MAX_STEPS,
     build_state_machine,
     http_session,
     load_schema,
     redacted_failures,
-    redactor_for,
     run_state_machine,
 )
-
-from qiibee_conformance.client import ApiClient
-from qiibee_conformance.discovery import Catalogue, discover
+from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
 
 # Scenarios per run: each is up to STATEFUL_MAX_STEPS calls.
@@ -46,7 +46,7 @@ def qiibee_stateful_catalogue(api_client: ApiClient, qiibee_settings: Settings) 
 @pytest.mark.requirement("SCH-03")
 def test_stateful_link_sequences(qiibee_settings: Settings, qiibee_stateful_catalogue: Catalogue) -> None:
     schema = load_schema(qiibee_settings, "stateful", catalogue=qiibee_stateful_catalogue)
-    redactor = redactor_for(qiibee_settings)
+    redactor = Redactor([qiibee_settings.api_key])
     base: Any = build_state_machine(schema)
     session = http_session(qiibee_settings.limits)
 

@@ -121,7 +121,7 @@ def operation_response_validator(
         response = responses.get(code) or responses.get(f"{code[0]}XX")
         if response is None:
             raise KeyError(f"{operation_id} documents no {code} response")
-        response = _deref(document, response)
+        response = resolve(document, response)
         schema = response.get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
             return None
@@ -129,7 +129,8 @@ def operation_response_validator(
     raise KeyError(f"no operation with operationId {operation_id!r}")
 
 
-def _deref(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` with its local ``$ref`` (``#/components/...``) followed, to the end of the chain."""
     ref = node.get("$ref")
     if not isinstance(ref, str):
         return node
@@ -138,4 +139,4 @@ def _deref(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
         target = target[part]
     if not isinstance(target, dict):
         raise KeyError(f"{ref} does not point at an object")
-    return _deref(document, target)
+    return resolve(document, target)

@@ -4,14 +4,14 @@ Each test starts the reference mock and runs ``pytest contracts/test_schema.py
 contracts/test_stateful.py --target URL --api-key K`` in a subprocess: the clean
 mock and the mock with every tolerated alternative must pass (a false failure is
 the worst bug), and faults that schemathesis itself can see must fail with its
-explanation, a curl line, and never the API key. The helper module's own logic
+explanation, a curl line, and never the API key. The fuzzing package's own logic
 (what is never sent, redaction, runtime links) is tested directly first.
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib.util
+import inspect
 import io
 import json
 import os
@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,11 +28,14 @@ import requests
 import urllib3
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
+from schemathesis.specs.openapi import checks as schemathesis_openapi_checks
 
 from qiibee_conformance.discovery import Catalogue, Pair, Token
 from qiibee_conformance.embedded import EmbeddedMock
+from qiibee_conformance.fuzzing import auth_probe, cases, load_schema, negatable_operation_ids, redact_failure
+from qiibee_conformance.fuzzing.links import add_transaction_links
 from qiibee_conformance.paths import contracts_dir
-from qiibee_conformance.redact import REDACTED
+from qiibee_conformance.redact import REDACTED, Redactor
 from qiibee_conformance.settings import Settings
 from qiibee_conformance.spec import load_spec
 
@@ -62,19 +65,7 @@ def run_contracts(
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 
-def _setup_module() -> ModuleType:
-    """contracts/_schemathesis_setup.py, loaded the way pytest's rootdir import sees it."""
-    path = contracts_dir() / "_schemathesis_setup.py"
-    spec = importlib.util.spec_from_file_location("_schemathesis_setup", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("_schemathesis_setup", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-SETUP = _setup_module()
-INTEGER_QUERY: dict[str, frozenset[str]] = SETUP._integer_query_parameters()
+INTEGER_QUERY: dict[str, frozenset[str]] = cases.integer_query_parameters()
 
 
 def _case(label: str, query: dict[str, Any] | None = None, body: Any = None) -> Any:
@@ -107,7 +98,7 @@ def _case(label: str, query: dict[str, Any] | None = None, body: Any = None) -> 
     ],
 )
 def test_ambiguous_integer_query_values_are_never_sent(query: dict[str, Any], ambiguous: bool) -> None:
-    assert SETUP.is_ambiguous_case(_case("GET /users", query), INTEGER_QUERY) is ambiguous
+    assert cases.is_ambiguous_case(_case("GET /users", query), INTEGER_QUERY) is ambiguous
 
 
 @pytest.mark.parametrize(
@@ -126,30 +117,30 @@ def test_ambiguous_integer_query_values_are_never_sent(query: dict[str, Any], am
 )
 def test_only_plainly_judged_emails_are_sent(email: str, ambiguous: bool) -> None:
     case = _case("POST /users", body={"user": {"email": email}})
-    assert SETUP.is_ambiguous_case(case, INTEGER_QUERY) is ambiguous
+    assert cases.is_ambiguous_case(case, INTEGER_QUERY) is ambiguous
 
 
 def test_generated_auth_ids_become_routable_and_types_stay() -> None:
-    rewritten = SETUP.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": "a/b?c"}}))
-    again = SETUP.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": "a/b?c"}}))
+    rewritten = cases.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": "a/b?c"}}))
+    again = cases.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": "a/b?c"}}))
     assert rewritten.body["user"]["auth_id"].startswith("gen-")
     assert rewritten.body["user"]["auth_id"] == again.body["user"]["auth_id"]
     for kept in ("e24c962d-c81c-4a01-b0cd-57dd233553f1", "", None, 12, ["x"]):
-        case = SETUP.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": kept}}))
+        case = cases.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": kept}}))
         assert case.body["user"]["auth_id"] == kept
 
 
 def test_failure_messages_lose_the_key() -> None:
-    redactor = SETUP.redactor_for(Settings(base_url="http://127.0.0.1:1", api_key=API_KEY))
+    redactor = Redactor([API_KEY])
     found = Failure(operation="GET /users", message="x")
     failure = FailureGroup([found], f"body echoed {API_KEY}\ncurl -H 'X-API-KEY: other-secret-value' http://x")
-    redacted = SETUP.redact_failure(failure, redactor)
+    redacted = redact_failure(failure, redactor)
     assert API_KEY not in redacted.message and "other-secret-value" not in redacted.message
     assert REDACTED in redacted.message
 
 
 def test_negative_runs_only_where_the_documents_name_invalid_input() -> None:
-    assert set(SETUP.negatable_operation_ids()) == {
+    assert set(negatable_operation_ids()) == {
         "createUser", "listUsers", "updateUser", "patchUser", "createMembership",
         "createTransaction", "listTransactions",
     }  # fmt: skip
@@ -166,7 +157,7 @@ def test_funding_and_exchange_links_use_discovered_ids() -> None:
              Pair(id=2, from_token=brand, to_token=points, status="active", raw={})]  # fmt: skip
     catalogue = Catalogue(tokens={7: brand, 8: points, 9: miles}, pairs=pairs, brand_token=brand)
     raw = load_spec()
-    SETUP.add_transaction_links(raw, catalogue)
+    add_transaction_links(raw, catalogue)
     created = raw["paths"]["/users"]["post"]["responses"]["201"]["links"]
     credit = created["CreditPointsToUser"]["requestBody"]["transaction"]
     assert credit == {**credit, "type": "credit_points", "token_id": 7}
@@ -189,7 +180,7 @@ def test_stateful_users_always_carry_a_fresh_auth_id(sent: Any) -> None:
     user: dict[str, Any] = {"email": "john_doe@email.com"}
     if sent is not None:
         user["auth_id"] = sent
-    case = SETUP.fresh_identities(_case("POST /users", body={"user": user}))
+    case = cases.fresh_identities(_case("POST /users", body={"user": user}))
     assert str(case.body["user"]["auth_id"]).startswith("st-")
     email = case.body["user"]["email"]
     assert email.startswith("st-") and email.endswith("@email.com")
@@ -204,7 +195,7 @@ SETTINGS = Settings(base_url="http://127.0.0.1:9", api_key=API_KEY)
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, Any]:
-    return {mode: SETUP.load_schema(SETTINGS, mode) for mode in ("positive", "negative")}
+    return {mode: load_schema(SETTINGS, mode) for mode in ("positive", "negative")}
 
 
 def _answer(
@@ -242,7 +233,8 @@ def _verdict(
     """"pass", or the titles of the failures; the auth probes (which need a server) are left out."""
     case = schema[path][method].Case(**parts)
     try:
-        case.validate_response(response_of(case), excluded_checks=[SETUP.ignored_auth_unless_rate_limited])
+        excluded = [auth_probe.ignored_auth_unless_rate_limited]
+        case.validate_response(response_of(case), excluded_checks=excluded)
     except FailureGroup as failures:
         return "; ".join(sorted(f.title for f in failures.exceptions))
     return "pass"
@@ -338,6 +330,13 @@ def test_positive_answers(
     assert (verdict == "pass") if expected == "pass" else (expected in verdict), verdict
 
 
+def test_the_auth_probe_status_is_where_the_wrapper_reads_it() -> None:
+    """Guard: the wrapper reads the probe's status from schemathesis' own message; when an
+    upgrade rewords it, this fails (and the wrapper fails like ignored_auth, never passes)."""
+    source = inspect.getsource(schemathesis_openapi_checks)
+    assert "got `{response.status_code}" in source, "schemathesis reworded ignored_auth: update auth_probe.py"
+
+
 def test_a_rate_limited_auth_probe_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     def probe_answered(status: str) -> Callable[..., None]:
         def fake(*_: Any) -> None:
@@ -349,11 +348,11 @@ def test_a_rate_limited_auth_probe_proves_nothing(monkeypatch: pytest.MonkeyPatc
         return fake
 
     for status in ("429 Too Many Requests", "503 Service Unavailable"):
-        monkeypatch.setattr(SETUP, "ignored_auth", probe_answered(status))
-        assert SETUP.ignored_auth_unless_rate_limited(None, None, None) is None
-    monkeypatch.setattr(SETUP, "ignored_auth", probe_answered("200 OK"))
+        monkeypatch.setattr(auth_probe, "ignored_auth", probe_answered(status))
+        assert auth_probe.ignored_auth_unless_rate_limited(None, None, None) is None
+    monkeypatch.setattr(auth_probe, "ignored_auth", probe_answered("200 OK"))
     with pytest.raises(IgnoredAuth):
-        SETUP.ignored_auth_unless_rate_limited(None, None, None)
+        auth_probe.ignored_auth_unless_rate_limited(None, None, None)
 
 
 @pytest.mark.slow
