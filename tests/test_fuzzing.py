@@ -20,7 +20,7 @@ SETTINGS = Settings(base_url="http://127.0.0.1:9", api_key="qk-fuzzing-guard-123
 
 def test_the_dependency_graph_still_has_the_shape_the_state_machine_edits() -> None:
     schema = load_schema(SETTINGS, "stateful")
-    assert drop_unproducible_inputs(schema), "schemathesis' dependency graph changed: update fuzzing/stateful.py"
+    assert drop_unproducible_inputs(schema), "schemathesis' dependency graph changed: see fuzzing/stateful.py"
     create_user = schema.analysis.dependency_graph.operations["POST /users"]
     assert create_user.inputs == [], "POST /users needs a resource nothing produces: no scenario starts"
     assert create_user.outputs, "POST /users produces nothing the documented chains could follow"
