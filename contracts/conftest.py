@@ -1,9 +1,9 @@
 """Contract-suite-wide setup: request counting and default evidence.
 
 - Every request schemathesis sends is counted for the reports (the checks'
-  requests are counted by the ``api_client`` fixture).
+  requests are counted by the ``qiibee_client`` fixture).
 - A failing test that attached no evidence of its own gets the last exchanges
-  its ``api_client`` made during the test, or else the last requests
+  its ``qiibee_client`` made during the test, or else the last requests
   schemathesis sent for it, so every finding can be reproduced.
 - The business checks run last in the report but ahead in time: from the first
   contract test on, a background thread works through the selected checks while
@@ -81,7 +81,7 @@ def _schemathesis_exchange(response: Any) -> Exchange:
 
 
 def _client_of(item: pytest.Item) -> ApiClient | None:
-    client = getattr(item, "funcargs", {}).get("api_client")
+    client = getattr(item, "funcargs", {}).get("qiibee_client")
     return client if isinstance(client, ApiClient) else None
 
 
@@ -117,7 +117,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _client_exchanges(item: pytest.Item) -> list[Exchange]:
-    """The exchanges the test's ``api_client`` made during its call phase (the last few)."""
+    """The exchanges the test's ``qiibee_client`` made during its call phase (the last few)."""
     client = _client_of(item)
     before = item.stash.get(_REQUESTS_BEFORE_CALL, None)
     if client is None or before is None:
@@ -144,7 +144,7 @@ def business_checks_ahead(request: pytest.FixtureRequest) -> Iterator[ChecksAhea
     if not selected:
         yield None
         return
-    ctx = CheckContext(request.getfixturevalue("qiibee_settings"), request.getfixturevalue("api_client"))
+    ctx = CheckContext(request.getfixturevalue("qiibee_settings"), request.getfixturevalue("qiibee_client"))
     # What the selected checks stand on, before any of them runs: an unmet prerequisite that is no
     # finding of its own makes the run INCOMPLETE (the RunError stops the session, exit 2).
     incomplete = ctx.establish({c.requirement.group for c in selected})

@@ -34,13 +34,13 @@ _MAX_SCENARIOS = 15
 
 
 @pytest.fixture(scope="session")
-def qiibee_stateful_catalogue(api_client: ApiClient, qiibee_settings: Settings) -> Catalogue:
+def qiibee_stateful_catalogue(qiibee_client: ApiClient, qiibee_settings: Settings) -> Catalogue:
     """The target's tokens, for the funding/exchange links.
 
     A target that cannot be reached or has no brand token raises RunError here:
     the run could not be made, which is not a finding.
     """
-    return discover(api_client, qiibee_settings)
+    return discover(qiibee_client, qiibee_settings)
 
 
 @pytest.mark.requirement("SCH-03")

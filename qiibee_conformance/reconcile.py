@@ -20,6 +20,7 @@ from typing import Any
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import parse_rate, parse_token_id
 from qiibee_conformance.evidence import Exchange
+from qiibee_conformance.polling import poll
 
 PAGE = 100
 # Fields a target may use for the points an exchange burned ("points_burned" or an equivalent amount).
@@ -237,15 +238,16 @@ class ReconcileReport:
 def wait_until_settled(
     client: ApiClient, auth_id: str, *, deadline: float
 ) -> tuple[list[dict[str, Any]], list[Exchange], bool]:
-    """Poll the user's history until no row is pending or the deadline passes."""
-    delay = 0.05
-    while True:
-        rows, evidence = fetch_user_history(client, auth_id)
-        settled = not any(is_pending(r) for r in rows)
-        if settled or time.monotonic() >= deadline:
-            return rows, evidence, settled
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 1.0)
+    """Poll the user's history until no row is in flight or the deadline passes."""
+    read: list[tuple[list[dict[str, Any]], list[Exchange]]] = []
+
+    def settled() -> bool:
+        read[:] = [fetch_user_history(client, auth_id)]
+        return not any(is_pending(r) for r in read[0][0])
+
+    done = poll(settled, max(0.0, deadline - time.monotonic()))
+    rows, evidence = read[0]
+    return rows, evidence, done
 
 
 def reconcile_user(

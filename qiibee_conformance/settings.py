@@ -6,6 +6,7 @@ plugin; read by the checks and the load scenarios.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,15 @@ from datetime import UTC, datetime
 from qiibee_conformance.transport import Limits
 
 DEFAULT_SETTLE_TIMEOUT = 30.0
+# Where every command and the pytest plugin look for the key when none is given: the
+# environment keeps it out of argv, which other users of the machine can read.
+API_KEY_ENV = "QIIBEE_API_KEY"
+NO_API_KEY = f"no API key: pass --api-key or set {API_KEY_ENV}"
+
+
+def api_key_from(given: str | None) -> str | None:
+    """The key given on the command line, else the one in ``$QIIBEE_API_KEY``; None if neither."""
+    return given or os.environ.get(API_KEY_ENV) or None
 
 # The documented sandbox FFP numbers (points-exchange-api.txt, "Exchange").
 DOCUMENTED_ETIHAD_NUMBERS: tuple[str, ...] = ("100014486294", "100014486283")

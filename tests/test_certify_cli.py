@@ -24,12 +24,11 @@ from certify_helpers import (
 
 from qiibee_conformance.certify.config import load_config, make_settings
 from qiibee_conformance.certify.reports import html_report, json_report
-from qiibee_conformance.certify.reports.scan import scrub_files
 from qiibee_conformance.certify.results import FAIL, ItemRecord, assemble
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.paths import contracts_dir
-from qiibee_conformance.redact import REDACTED
+from qiibee_conformance.redact import REDACTED, scrub_files
 from qiibee_conformance.settings import DOCUMENTED_ETIHAD_NUMBERS
 from qiibee_conformance.targets import ensure_safe_target, validate_url
 

@@ -19,7 +19,6 @@ rejected key, bad config or flags, an unmet prerequisite), with one line saying 
 from __future__ import annotations
 
 import argparse
-import os
 
 _EPILOG = """\
 API key:
@@ -104,10 +103,11 @@ def _number(flag: str, value: str | None, kind: type[int] | type[float]) -> int 
 
 def run(args: argparse.Namespace) -> int:
     from qiibee_conformance.certify.session import CertifyRequest, certify
+    from qiibee_conformance.settings import api_key_from
 
     request = CertifyRequest(
         target=args.target,
-        api_key=args.api_key or os.environ.get("QIIBEE_API_KEY") or None,
+        api_key=api_key_from(args.api_key),
         config=args.config,
         reports=args.reports,
         max_examples=_number("--max-examples", args.max_examples, int),

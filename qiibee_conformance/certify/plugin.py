@@ -12,14 +12,13 @@ stops and exits 2 with that one line.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 from qiibee_conformance.errors import EXIT_RUN_ERROR, RunError
-from qiibee_conformance.settings import Settings, new_run_id
+from qiibee_conformance.settings import NO_API_KEY, Settings, api_key_from, new_run_id
 
 if TYPE_CHECKING:
     from qiibee_conformance.client import ApiClient
@@ -37,30 +36,36 @@ _ADVISORIES: list[tuple[str, str]] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option is prefixed, so it cannot clash with another plugin in a user's session; the
+    short names of earlier releases stay as aliases."""
     group = parser.getgroup("qiibee", "qiibee-conformance")
-    group.addoption("--target", default=None, help="base URL of the API under test (default: embedded mock)")
-    group.addoption("--api-key", default=None, help="API key (default: $QIIBEE_API_KEY)")
-    group.addoption("--qiibee-config", default=None, help="TOML config for what cannot be discovered")
-    group.addoption("--max-examples", type=int, default=None, help="schemathesis examples per operation")
-    group.addoption("--settle-timeout", type=float, default=None, help="seconds an exchange may stay pending")
-    group.addoption("--run-id", default=None, help="tag for everything the run creates (default: generated)")
     group.addoption(
-        "--qiibee-strict",
-        action="store_true",
-        default=None,
+        "--qiibee-target", "--target", dest="qiibee_target", default=None,
+        help="base URL of the API under test (default: the embedded mock)",
+    )
+    group.addoption(
+        "--qiibee-api-key", "--api-key", dest="qiibee_api_key", default=None,
+        help="API key (default: $QIIBEE_API_KEY, which keeps it out of argv)",
+    )
+    group.addoption("--qiibee-config", dest="qiibee_config", default=None,
+                    help="TOML config for what cannot be discovered")
+    group.addoption("--qiibee-max-examples", "--max-examples", dest="qiibee_max_examples", type=int,
+                    default=None, help="schemathesis examples per operation")
+    group.addoption("--qiibee-settle-timeout", "--settle-timeout", dest="qiibee_settle_timeout", type=float,
+                    default=None, help="seconds an exchange may stay in flight")
+    group.addoption("--qiibee-run-id", "--run-id", dest="qiibee_run_id", default=None,
+                    help="tag for everything the run creates (default: generated)")
+    group.addoption(
+        "--qiibee-strict", dest="qiibee_strict", action="store_true", default=None,
         help="advisories (the project's readings where the documents are silent) fail their tests",
     )
     group.addoption(
-        "--qiibee-only",
-        action="append",
-        default=None,
-        metavar="GROUP",
+        "--qiibee-only", dest="qiibee_only", action="append", default=None, metavar="GROUP",
         help="run only these requirement groups (repeatable or comma-separated, e.g. exchange,history)",
     )
     group.addoption(
-        "--allow-non-sandbox",
-        action="store_true",
-        default=False,
+        "--qiibee-allow-non-sandbox", "--allow-non-sandbox", dest="qiibee_allow_non_sandbox",
+        action="store_true", default=False,
         help="allow a target that is neither loopback nor sandbox-like (the run writes data, spends points)",
     )
 
@@ -69,11 +74,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requirement(id): the requirement id (e.g. EXC-03) a contract test certifies"
     )
-    config.stash[RUN_ID_KEY] = config.getoption("--run-id") or new_run_id()
-    given_key = config.getoption("--api-key") or os.environ.get("QIIBEE_API_KEY")
+    config.stash[RUN_ID_KEY] = config.getoption("qiibee_run_id") or new_run_id()
+    given_key = api_key_from(config.getoption("qiibee_api_key"))
     if given_key:
         _remember_key(config, given_key)
-    only = config.getoption("--qiibee-only")
+    only = config.getoption("qiibee_only")
     if only:
         from qiibee_conformance.certify.selection import parse_groups
 
@@ -84,12 +89,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if config.getoption("--target") is None and not config.getoption("--qiibee-only"):
+    if config.getoption("qiibee_target") is None and not config.getoption("qiibee_only"):
         return None
     from qiibee_conformance.redact import Redactor
 
-    target = config.getoption("--target") or "embedded mock"
-    key = config.getoption("--api-key") or os.environ.get("QIIBEE_API_KEY")
+    target = config.getoption("qiibee_target") or "embedded mock"
+    key = api_key_from(config.getoption("qiibee_api_key"))
     return f"qiibee-conformance: target {Redactor([key]).text(target)}, run id {config.stash[RUN_ID_KEY]}"
 
 
@@ -183,16 +188,16 @@ def _remember_key(config: pytest.Config, api_key: str) -> None:
 def _settings_from_options(config: pytest.Config, base_url: str, api_key: str, **facts: object) -> Settings:
     from qiibee_conformance.certify.config import load_config, make_settings
 
-    file_values = load_config(config.getoption("--qiibee-config"))
+    file_values = load_config(config.getoption("qiibee_config"))
     file_values.update({k: v for k, v in facts.items() if v is not None})
     return make_settings(
         base_url,
         api_key,
         file_values=file_values,
         overrides={
-            "max_examples": config.getoption("--max-examples"),
-            "settle_timeout": config.getoption("--settle-timeout"),
-            "strict": config.getoption("--qiibee-strict"),
+            "max_examples": config.getoption("qiibee_max_examples"),
+            "settle_timeout": config.getoption("qiibee_settle_timeout"),
+            "strict": config.getoption("qiibee_strict"),
         },
         run_id=config.stash[RUN_ID_KEY],
     )
@@ -207,15 +212,15 @@ def qiibee_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
         _remember_key(config, given.api_key)
         yield given
         return
-    target = config.getoption("--target")
+    target = config.getoption("qiibee_target")
     if target:
         from qiibee_conformance.targets import ensure_safe_target, validate_url
 
         base_url = validate_url(target)
-        ensure_safe_target(base_url, allow_any=config.getoption("--allow-non-sandbox"))
-        api_key = config.getoption("--api-key") or os.environ.get("QIIBEE_API_KEY")
+        ensure_safe_target(base_url, allow_any=config.getoption("qiibee_allow_non_sandbox"))
+        api_key = api_key_from(config.getoption("qiibee_api_key"))
         if not api_key:
-            raise RunError("no API key: pass --api-key or set QIIBEE_API_KEY")
+            raise RunError(NO_API_KEY)
         _remember_key(config, api_key)
         yield _settings_from_options(config, base_url, api_key)
         return
@@ -227,7 +232,7 @@ def qiibee_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def api_client(qiibee_settings: Settings) -> Iterator[ApiClient]:
+def qiibee_client(qiibee_settings: Settings) -> Iterator[ApiClient]:
     from qiibee_conformance.certify.stats import STATS
     from qiibee_conformance.client import ApiClient
 

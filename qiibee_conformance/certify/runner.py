@@ -307,7 +307,7 @@ def pytest_args(settings: Settings, groups: Sequence[str], reports_dir: Path) ->
         "-o",
         "addopts=",
         "--strict-markers",
-        "--run-id",
+        "--qiibee-run-id",
         settings.run_id,
     ]
     if groups:

@@ -19,7 +19,7 @@ from qiibee_conformance.certify.results import NONCONFORMING, Certification, ass
 from qiibee_conformance.certify.selection import parse_groups
 from qiibee_conformance.errors import EXIT_NONCONFORMING, EXIT_OK, RunError
 from qiibee_conformance.redact import Redactor
-from qiibee_conformance.settings import Settings
+from qiibee_conformance.settings import NO_API_KEY, Settings
 from qiibee_conformance.targets import ensure_safe_target, validate_url
 
 
@@ -64,7 +64,7 @@ def certify(request: CertifyRequest, out: TextIO | None = None) -> int:
             base_url = validate_url(request.target)
             ensure_safe_target(base_url, allow_any=request.allow_non_sandbox)
             if not request.api_key:
-                raise RunError("no API key: pass --api-key or set QIIBEE_API_KEY")
+                raise RunError(NO_API_KEY)
             settings = make_settings(base_url, request.api_key, file_values=file_values, overrides=overrides)
             embedded = False
         else:

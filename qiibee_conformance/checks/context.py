@@ -12,11 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from qiibee_conformance import reconcile
+from qiibee_conformance import polling, reconcile
 from qiibee_conformance.checks import prerequisites
 from qiibee_conformance.checks.base import describe
 from qiibee_conformance.checks.outcome import map_in_threads
@@ -27,8 +26,25 @@ from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.findings import Untestable
 from qiibee_conformance.money import to_decimal
 from qiibee_conformance.settings import Settings
+from qiibee_conformance.times import format_time, parse_time
 
 T = TypeVar("T")
+
+__all__ = [
+    "LIST_ENCODINGS",
+    "MESSAGE_KEYS",
+    "CheckContext",
+    "CreatedUser",
+    "Settled",
+    "error_message",
+    "filter_visible",
+    "find_message",
+    "format_time",
+    "list_param",
+    "parse_time",
+    "pick_answer",
+    "unknown_value_verdict",
+]
 
 # Keys that usually hold the message of an error object, looked at first.
 MESSAGE_KEYS = ("error", "message", "errors", "detail", "details", "error_description", "title", "reason")
@@ -64,23 +80,6 @@ def error_message(response: Response) -> str | None:
     """The message of an error response: its body must be a JSON object holding one."""
     body = response.json()
     return find_message(body) if isinstance(body, dict) else None
-
-
-def parse_time(value: object) -> datetime | None:
-    """An ISO 8601 time from a response; without a zone it is read as UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_time(value: datetime) -> str:
-    """ISO 8601 in UTC with ``Z``, keeping fractions only when there are any."""
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
 
 
 def list_param(name: str, values: Iterable[str], encoding: str = "brackets") -> list[tuple[str, str]]:
@@ -329,17 +328,8 @@ class CheckContext:
         return self.poll(lambda: self.balance(user, token_id) == expected)
 
     def poll(self, done: Callable[[], bool], *, timeout: float | None = None) -> bool:
-        """Call ``done`` with backoff (from 50 ms) until it is true or the settle deadline passes."""
-        deadline = time.monotonic() + (self.settings.settle_timeout if timeout is None else timeout)
-        delay = 0.05
-        while True:
-            if done():
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 1.0)
+        """Call ``done`` with backoff until it is true or the settle deadline passes."""
+        return polling.poll(done, self.settings.settle_timeout if timeout is None else timeout)
 
     # Exchanges ---------------------------------------------------------------------------------
     def exchange(self, user: str, pair: Pair | tuple[int, int], amount: object, **extra: Any) -> Response:

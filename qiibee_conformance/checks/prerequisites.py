@@ -14,12 +14,11 @@ met the run is not a certification at all:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qiibee_conformance import reconcile
+from qiibee_conformance import polling, reconcile
 from qiibee_conformance.checks.outcome import running_requirement
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import WHITELIST_PATH
@@ -160,29 +159,33 @@ def _own_credit(rows: list[dict[str, object]], user: str) -> bool:
 
 
 def _history(ctx: CheckContext, user: str) -> Prerequisite:
-    deadline = time.monotonic() + ctx.settings.settle_timeout
-    delay = 0.05
-    while True:
-        response = ctx.history({"user_auth_id": user})
-        if _refused(response):
-            return Prerequisite(HISTORY, False, f"GET /transactions was refused with HTTP {response.status}")
-        data = response.data()
+    last: list[Response] = []
+
+    def listed() -> bool:
+        last[:] = [ctx.history({"user_auth_id": user})]
+        data = last[0].data()
         rows = data.get("transactions") if isinstance(data, dict) else None
-        if response.status != 200 or not isinstance(rows, list):
-            return _broken(HISTORY, f"GET /transactions?user_auth_id=<a user with a transaction> answered "
-                           f"HTTP {response.status} without a transaction list", response)
-        if _own_credit([r for r in rows if isinstance(r, dict)], user):
-            return Prerequisite(HISTORY, True)
-        if time.monotonic() >= deadline:
-            return _broken(
-                HISTORY,
-                f"a credit_points of {FUNDING_AMOUNT} accepted with 202 and shown in the balance never "
-                f"appeared in GET /transactions?user_auth_id=<its user> within "
-                f"{ctx.settings.settle_timeout:g} s",
-                response,
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
+        if last[0].status != 200 or not isinstance(rows, list):
+            return True  # an answer that is not a list: judged below, no use waiting
+        return _own_credit([r for r in rows if isinstance(r, dict)], user)
+
+    found = polling.poll(listed, ctx.settings.settle_timeout)
+    response = last[0]
+    if _refused(response):
+        return Prerequisite(HISTORY, False, f"GET /transactions was refused with HTTP {response.status}")
+    data = response.data()
+    if response.status != 200 or not isinstance(data, dict) or not isinstance(data.get("transactions"), list):
+        return _broken(HISTORY, "GET /transactions?user_auth_id=<a user with a transaction> answered "
+                       f"HTTP {response.status} without a transaction list", response)
+    if not found:
+        return _broken(
+            HISTORY,
+            f"a credit_points of {FUNDING_AMOUNT} accepted with 202 and shown in the balance never "
+            f"appeared in GET /transactions?user_auth_id=<its user> within "
+            f"{ctx.settings.settle_timeout:g} s",
+            response,
+        )
+    return Prerequisite(HISTORY, True)
 
 
 def _blocked(name: str, by: str) -> Prerequisite:

@@ -9,11 +9,13 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 
+from qiibee_conformance.settings import API_KEY_ENV
+
 SCENARIOS: tuple[str, ...] = ("history", "exchange-burst", "mixed")
 DEFAULT_SCENARIO = "mixed"
 
 # Environment variables the parent sets for the Locust subprocess (also usable by hand).
-ENV_API_KEY = "QIIBEE_API_KEY"
+ENV_API_KEY = API_KEY_ENV
 ENV_SCENARIO = "QIIBEE_SCENARIO"
 ENV_PLAN = "QIIBEE_LOAD_PLAN"
 ENV_LEDGER_DIR = "QIIBEE_LEDGER_DIR"

@@ -17,13 +17,13 @@ from typing import Any
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.findings import Nonconformity
-from qiibee_conformance.loadtest.common import ENV_API_KEY, ENV_LEDGER_DIR, ENV_PLAN
+from qiibee_conformance.loadtest.common import ENV_LEDGER_DIR, ENV_PLAN
 from qiibee_conformance.loadtest.ledger import LedgerWriter
 from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES, PageMemo
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
 from qiibee_conformance.preflight import preflight
 from qiibee_conformance.redact import Redactor
-from qiibee_conformance.settings import Settings
+from qiibee_conformance.settings import NO_API_KEY, Settings, api_key_from
 
 DRAIN_CHUNKS = 5  # a drained user is funded with this many exchange amounts
 DRAIN_OVERSUBSCRIPTION = 3  # ... and then asked for this many times its funding
@@ -78,9 +78,9 @@ def _option(options: Any, name: str, default: Any) -> Any:
 
 
 def build_context(host: str, options: Any) -> RunContext:
-    api_key = _option(options, "api_key", "") or os.environ.get(ENV_API_KEY, "")
+    api_key = api_key_from(_option(options, "api_key", ""))
     if not api_key:
-        raise RunError(f"no API key: pass --api-key or set {ENV_API_KEY}")
+        raise RunError(NO_API_KEY)
     redactor = Redactor([api_key])
     plan_path = os.environ.get(ENV_PLAN)
     ledger_dir = _option(options, "ledger_dir", "") or os.environ.get(ENV_LEDGER_DIR, "")

@@ -31,8 +31,8 @@ from qiibee_conformance.loadtest.report import SUMMARY_NAME, RunRecord, group_fi
 from qiibee_conformance.loadtest.slo import AGGREGATE, SloSpec, evaluate, load_slo, read_locust_stats
 from qiibee_conformance.paths import locustfile_path
 from qiibee_conformance.preflight import preflight
-from qiibee_conformance.redact import Redactor
-from qiibee_conformance.settings import Settings
+from qiibee_conformance.redact import Redactor, scrub_files
+from qiibee_conformance.settings import Settings, api_key_from
 from qiibee_conformance.targets import ensure_safe_target, validate_url
 
 STOP_TIMEOUT_S = 5  # Locust's --stop-timeout: let in-flight tasks finish
@@ -220,22 +220,12 @@ def count_exceptions(path: Path) -> int:
         return 0
 
 
-def scrub(paths: list[Path], redactor: Redactor) -> None:
-    """Belt and braces: no report file may carry the key, whatever Locust logged."""
-    for path in paths:
-        with contextlib.suppress(OSError):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            clean = redactor.text(text)
-            if clean != text:
-                path.write_text(clean, encoding="utf-8")
-
-
 @contextlib.contextmanager
 def target(config: LoadConfig) -> Iterator[tuple[str, str]]:
     """(base URL, API key) of the target: the given one, or a freshly seeded embedded mock."""
     if config.target:
         ensure_safe_target(config.target, allow_any=config.allow_non_sandbox)
-        api_key = config.api_key or os.environ.get(ENV_API_KEY, "")
+        api_key = api_key_from(config.api_key)
         if not api_key:
             raise RunError(f"no API key for {config.target}: pass --api-key or set {ENV_API_KEY}")
         yield validate_url(config.target), api_key
@@ -313,7 +303,7 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
     )
     record.interrupted = outcome.interrupted
     record.locust_exit_code = outcome.exit_code
-    scrub([files.log, files.html, *files.reports.glob("locust_*.csv")], redactor)
+    scrub_files([files.log, files.html, *files.reports.glob("locust_*.csv")], [api_key])
     if outcome.timed_out:
         record.notes.append("Locust did not stop at the end of its run time and was stopped")
     if not files.stats_json.exists():

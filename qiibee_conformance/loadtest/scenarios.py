@@ -21,6 +21,7 @@ from qiibee_conformance.loadtest.common import (
 )
 from qiibee_conformance.loadtest.context import close_context
 from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES
+from qiibee_conformance.settings import api_key_from
 
 
 def current_scenario() -> str:
@@ -41,7 +42,7 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--api-key",
-        default=os.environ.get(ENV_API_KEY, ""),
+        default=api_key_from(None) or "",
         is_secret=True,
         help=f"API key of the target (default: ${ENV_API_KEY})",
     )

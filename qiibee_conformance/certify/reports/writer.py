@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from qiibee_conformance.certify.reports import html_report, json_report, junit_report
-from qiibee_conformance.certify.reports.scan import scrub_files
 from qiibee_conformance.certify.results import Certification
+from qiibee_conformance.redact import scrub_files
 
 
 def write_reports(
