@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import pytest
+import spec_validation as spec_schemas
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from vendor_docs import DOC_FILES, REPO, vendor_texts
@@ -78,8 +79,8 @@ def _deref(document: dict[str, Any], node: Any) -> Any:
 
 
 def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
-    root = {"components": {"schemas": spec.to_json_schema(spec.component_schemas(document))}}
-    root.update(spec.to_json_schema(copy.deepcopy(schema)))
+    root = {"components": {"schemas": spec_schemas.to_json_schema(spec_schemas.component_schemas(document))}}
+    root.update(spec_schemas.to_json_schema(copy.deepcopy(schema)))
     return Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -362,32 +363,32 @@ RESPONSE_CASES: list[tuple[str, Any, bool]] = [
 
 @pytest.mark.parametrize(("name", "instance", "valid"), RESPONSE_CASES)
 def test_response_validator_accepts_tolerated_variants_only(name: str, instance: Any, valid: bool) -> None:
-    validator = spec.response_validator(name)
+    validator = spec_schemas.response_validator(name)
     assert validator.is_valid(instance) is valid, list(validator.iter_errors(instance))
 
 
 def test_response_validator_rejects_unknown_names() -> None:
     with pytest.raises(KeyError, match="NoSuchSchema"):
-        spec.response_validator("NoSuchSchema")
+        spec_schemas.response_validator("NoSuchSchema")
 
 
 def test_operation_response_validator_follows_refs_and_ranges() -> None:
-    assert spec.operation_response_validator("createTransaction", 202) is None
-    assert spec.operation_response_validator("deleteMembership", 204) is None
-    assert spec.operation_response_validator("getUser", 404) is None  # error answers: any body
-    assert spec.operation_response_validator("getUser", 422) is None  # falls back to 4XX
-    updated = spec.operation_response_validator("patchUser", 200)  # through components/responses
+    assert spec_schemas.operation_response_validator("createTransaction", 202) is None
+    assert spec_schemas.operation_response_validator("deleteMembership", 204) is None
+    assert spec_schemas.operation_response_validator("getUser", 404) is None  # error answers: any body
+    assert spec_schemas.operation_response_validator("getUser", 422) is None  # falls back to 4XX
+    updated = spec_schemas.operation_response_validator("patchUser", 200)  # through components/responses
     assert updated is not None and updated.is_valid({"id": "x", "email": "a@b.co", "auth_id": "y"})
-    created = spec.operation_response_validator("createMembership", 200)
+    created = spec_schemas.operation_response_validator("createMembership", 200)
     assert created is not None and created.is_valid({"membership_number": "1", "brand": {"id": "e"}})
     with pytest.raises(KeyError):
-        spec.operation_response_validator("getUser", 201)
+        spec_schemas.operation_response_validator("getUser", 201)
 
 
 def test_nullable_becomes_a_null_alternative() -> None:
-    converted = spec.to_json_schema({"type": "string", "nullable": True, "example": "x"})
+    converted = spec_schemas.to_json_schema({"type": "string", "nullable": True, "example": "x"})
     assert converted == {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    assert spec.to_json_schema({"enum": [{"nullable": True}]}) == {"enum": [{"nullable": True}]}
+    assert spec_schemas.to_json_schema({"enum": [{"nullable": True}]}) == {"enum": [{"nullable": True}]}
 
 
 def test_load_spec_returns_an_independent_copy() -> None:
