@@ -63,8 +63,16 @@ def lists_no_pair(response: Response) -> bool:
     return bool(response.data() == [])
 
 
+def _inactive(item: object) -> bool:
+    """A pair whose status says it is not active; a missing status is read as active."""
+    status = item.get("status") if isinstance(item, dict) else None
+    return status is not None and str(status).strip().lower() != "active"
+
+
 @check("WL-01")
 def whitelist_shape(ctx: CheckContext) -> None:
+    """``{"data": [pair, ...]}`` of active partnerships only (D83). An empty list has the shape,
+    but leaves nothing to judge: untestable (as are the exchange rules, D87)."""
     response = _whitelist(ctx)
     expect_status(response, (200,), f"GET {WHITELIST_PATH}")
     data = response.data()
@@ -76,23 +84,54 @@ def whitelist_shape(ctx: CheckContext) -> None:
             raise Nonconformity(
                 f"a pair without from_token/to_token objects with token ids: {item!r:.300}", [response]
             )
-    ensure(parse_whitelist(response), "the whitelist lists no pair", response)
+    inactive = [item for item in data if _inactive(item)]
+    ensure(
+        not inactive,
+        f"the whitelist lists {len(inactive)} partnership(s) that are not active (it lists active ones "
+        f"only): {inactive[0]!r:.300}" if inactive else "",
+        response,
+        expected='only pairs with status "active"',
+        actual=", ".join(sorted({str(i.get("status")) for i in inactive if isinstance(i, dict)})),
+    )
+    if not data:
+        raise Untestable(
+            f'GET {WHITELIST_PATH} answered {{"data": []}}: the shape conforms, but no partnership is '
+            "listed to judge"
+        )
+
+
+def _keys(response: Response) -> list[str]:
+    data = response.data()
+    return sorted(str(_pair_key(item)) for item in (data if isinstance(data, list) else []))
+
+
+def _comma_form(ctx: CheckContext, selection: list[str], want: list[str]) -> bool:
+    """Whether the target reads the list as ``token_to_types=a,b`` (D85: it may read only
+    that one) and answers exactly the wanted pairs in it."""
+    response = ctx.client.get(WHITELIST_PATH, params=[(FILTER, ",".join(selection))])
+    return response.status == 200 and _keys(response) == want
 
 
 @check("WL-02")
 def token_to_types_filter(ctx: CheckContext) -> None:
+    """token_to_types returns exactly the pairs whose to_token.type is listed (D84), in any of
+    the tolerated list encodings (D85)."""
     everything = _whitelist(ctx)
     expect_status(everything, (200,), f"GET {WHITELIST_PATH}")
     pairs = parse_whitelist(everything)
+    if not pairs:
+        raise Untestable(f"GET {WHITELIST_PATH} lists no partnership: there is nothing to filter")
     types = sorted({p.to_token.type for p in pairs})
     selections = [[t] for t in types]
     if len(types) > 1:
         selections.append(types[:2])
     for selection in selections:
-        filtered = _filtered(ctx, selection)
-        expect_status(filtered, (200,), f"GET {WHITELIST_PATH} filtered by {selection}")
-        got = sorted(map(str, (_pair_key(i) for i in (filtered.data() or []))))
         want = sorted(str(_pair_key(p.raw)) for p in pairs if p.to_token.type in selection)
+        filtered = _filtered(ctx, selection)
+        if len(selection) > 1 and _keys(filtered) != want and _comma_form(ctx, selection, want):
+            continue
+        expect_status(filtered, (200,), f"GET {WHITELIST_PATH} filtered by {selection}")
+        got = _keys(filtered)
         ensure(
             got == want,
             f"token_to_types={selection} returned {len(got)} pairs, expected exactly the {len(want)} pairs "
@@ -100,6 +139,21 @@ def token_to_types_filter(ctx: CheckContext) -> None:
             everything,
             filtered,
         )
+
+
+def unknown_verdict(answers: list[tuple[str, Response]]) -> str | None:
+    """How the answers to an unknown token_to_types value read, or None when they conform (D86:
+    any 4xx, or 200 listing no pair). One answer (the proven encoding) must conform, with any
+    4xx. Several (no encoding proven): all refused with a 4xx conform; otherwise the shared
+    reading applies (a 400 or an empty list in one suffices; a 4xx beside a full list in the
+    other may be the key refused, not the value: untestable). A 5xx is a break (D16)."""
+    if len(answers) == 1:
+        response = answers[0][1]
+        refused = 400 <= response.status < 500
+        return None if refused or (response.status == 200 and lists_no_pair(response)) else "nonconformity"
+    if all(400 <= r.status < 500 for _, r in answers):
+        return None
+    return unknown_value_verdict(answers, lists_no_pair)
 
 
 @check("WL-03")
@@ -114,11 +168,11 @@ def unknown_type(ctx: CheckContext) -> None:
         return ctx.client.get(WHITELIST_PATH, params=params)
 
     answers = ctx.list_unknown_value(send, FILTER, BOGUS_TYPE)
-    verdict = unknown_value_verdict(answers, lists_no_pair)
+    verdict = unknown_verdict(answers)
     shown = "; ".join(f"{FILTER} as {encoding}: {describe(r)}" for encoding, r in answers)
     if verdict == "nonconformity":
         raise Nonconformity(
-            f"an unknown token_to_types value ({BOGUS_TYPE!r}) must give HTTP 400 or 200 with an empty "
+            f"an unknown token_to_types value ({BOGUS_TYPE!r}) must give a 4xx or 200 with an empty "
             f"list; got {shown}",
             [r for _, r in answers],
         )
