@@ -12,20 +12,30 @@ the preflight probe, schemathesis' generated and stateful calls, reconciliation 
   budget per request. Past the budget the run could not be made (:class:`RateLimitedError`).
 - **Bounded.** Connect and read timeouts on every request, a deadline for the whole body,
   and a cap on its size: a hanging or streaming endpoint costs bounded time and memory.
+
+The proxy and CA settings of the environment are read once per process, not on every
+request as ``requests`` does: the suite sends requests from several threads while pytest
+rewrites ``os.environ`` (``PYTEST_CURRENT_TEST``), and reading it then can fail.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from qiibee_conformance.errors import RunError
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK = 64 * 1024
@@ -123,6 +133,57 @@ def read_body(response: requests.Response, limits: Limits) -> None:
     setattr(response, TRUNCATED_ATTRIBUTE, truncated)
 
 
+@dataclass(frozen=True)
+class _Environment:
+    """What ``requests`` would read from the environment on every request, read once."""
+
+    proxies: Mapping[str, str]
+    no_proxy: tuple[str, ...]
+    ca_bundle: str | None
+
+    def bypasses(self, host: str) -> bool:
+        for entry in self.no_proxy:
+            if entry == "*":
+                return True
+            try:
+                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            name = entry.lstrip(".").split(":", 1)[0].lower()
+            if name and (host == name or host.endswith("." + name)):
+                return True
+        return False
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies ``requests`` would use for ``url`` under this environment."""
+        scheme, host, _ = origin(url)
+        if not self.proxies or self.bypasses(host):
+            return {}
+        proxy = self.proxies.get(scheme) or self.proxies.get("all")
+        return {scheme: proxy} if proxy else {}
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@functools.cache
+def environment() -> _Environment:
+    """The process's proxy and CA settings, read the first time they are needed."""
+    names: dict[str, str] = {}
+    ca: str | None = None
+    for _ in range(5):  # another thread may be rewriting os.environ right now
+        try:
+            names = {k.lower(): v for k, v in os.environ.copy().items() if k.lower() in _PROXY_VARIABLES}
+            ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            break
+        except (KeyError, RuntimeError):
+            continue
+    proxies = {k.removesuffix("_proxy"): v for k, v in names.items() if k != "no_proxy" and v}
+    no_proxy = tuple(e.strip() for e in (names.get("no_proxy") or "").split(",") if e.strip())
+    return _Environment(proxies=proxies, no_proxy=no_proxy, ca_bundle=ca)
+
+
 class GuardedSession(requests.Session):
     """A ``requests.Session`` that applies the module's three rules to every request."""
 
@@ -130,6 +191,17 @@ class GuardedSession(requests.Session):
         super().__init__()
         self.limits = limits or Limits()
         self._sleep = sleep
+        self.trust_env = False  # the environment is read once (see the module's docstring)
+        self._environment = environment()
+        if self._environment.ca_bundle:
+            self.verify = self._environment.ca_bundle
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        merged = self._environment.proxies_for(url.decode() if isinstance(url, bytes) else url or "")
+        merged.update(proxies or {})
+        return super().merge_environment_settings(url, merged, stream, verify, cert)
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         target = super().get_redirect_target(resp)

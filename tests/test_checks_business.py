@@ -25,7 +25,7 @@ SETTLE_DELAY = 0.2
 # fault -> the requirement it must fail (a sample of the catalogue; the full table is in ARCHITECTURE.md)
 FAULT_SAMPLE = {
     "error-empty-body": "ERR-01",
-    "users-email-like-case-sensitive": "USR-14",
+    "users-email-like-prefix-only": "USR-14",
     "membership-keeps-first": "MEM-05",
     "exchange-float-math": "EXC-03",
     "nft-floor": "NFT-01",

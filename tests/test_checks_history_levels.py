@@ -21,13 +21,13 @@ import pytest
 from catalogue_helpers import pair
 
 from qiibee_conformance.checks.base import REGISTRY, Check
-from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.context import CheckContext, unknown_value_verdict
 from qiibee_conformance.checks.history import (
     History,
     judge_walk,
+    lists_no_row,
     tied_ids,
     token_expectation,
-    unknown_type_verdict,
 )
 from qiibee_conformance.checks.outcome import ADVISORY, FAILED, UNTESTABLE, VERIFIED, CheckOutcome, run_check
 from qiibee_conformance.client import ApiClient, Response
@@ -346,7 +346,8 @@ def test_unknown_type_verdict_accepts_any_4xx(answers: list[Any], verdict: str |
         body = {"data": {"transactions": rows}} if status < 300 else {"error": "unknown type"}
         return response(status, body, "http://fake/transactions")
 
-    assert unknown_type_verdict([(f"e{i}", answer(a)) for i, a in enumerate(answers)]) == verdict
+    answered = [(f"e{i}", answer(a)) for i, a in enumerate(answers)]
+    assert unknown_value_verdict(answered, lists_no_row) == verdict
 
 
 # Against the reference mock ---------------------------------------------------------------------

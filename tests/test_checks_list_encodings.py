@@ -245,7 +245,7 @@ def test_probe_selection() -> None:
         ([(200, [1]), (200, [])], None),
         ([(400, None), (200, [1])], None),
         ([(200, [1]), (200, [1])], "untestable"),
-        ([(404, None), (200, [1])], "untestable"),
+        ([(404, None), (200, [1])], None),  # D86: any 4xx, as a 400
         ([(502, None), (200, [])], "nonconformity"),
     ],
 )

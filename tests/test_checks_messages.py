@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from qiibee_conformance.checks.context import find_message, format_time, list_param, parse_time
+from qiibee_conformance.checks.context import format_time, list_param, parse_time
+from qiibee_conformance.checks.messages import find_message
 
 
 @pytest.mark.parametrize(

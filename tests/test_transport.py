@@ -3,12 +3,14 @@ waited out within a budget, bodies are capped. Real servers on loopback."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+import requests
 from certify_helpers import serve
 from hostile import hostile
 
@@ -20,6 +22,7 @@ from qiibee_conformance.transport import (
     GuardedSession,
     Limits,
     RateLimitedError,
+    _Environment,
     is_rate_limited,
     retry_after_seconds,
     same_origin,
@@ -136,3 +139,42 @@ def test_an_endless_body_is_cut_off_at_the_cap(mock_server: EmbeddedMock) -> Non
     assert len(response.text) == cap
     assert response.exchange.error is not None and "cut off" in response.exchange.error
     assert took < 10
+
+
+def test_proxies_follow_the_environment_read_once() -> None:
+    env = _Environment(
+        proxies={"http": "http://proxy:3128", "all": "http://any:3128"},
+        no_proxy=("localhost", "127.0.0.0/8", ".example.org"),
+        ca_bundle=None,
+    )
+    assert env.proxies_for("http://127.0.0.1:8000/x") == {}
+    assert env.proxies_for("http://api.example.org/x") == {}
+    assert env.proxies_for("http://localhost:9/x") == {}
+    assert env.proxies_for("http://other.com/x") == {"http": "http://proxy:3128"}
+    assert env.proxies_for("https://other.com/x") == {"https": "http://any:3128"}
+
+
+def test_requests_never_read_an_environment_another_thread_rewrites(
+    mock_server: EmbeddedMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest rewrites PYTEST_CURRENT_TEST while the business checks send requests from a
+    thread of their own; requests reads os.environ on every request, which can then fail.
+    The session reads it once: after that, an environment that cannot be read changes nothing."""
+
+    class Unreadable(dict[str, str]):
+        def __getitem__(self, key: str) -> str:
+            raise KeyError(key)
+
+        def get(self, key: str, default: object = None) -> Any:
+            raise KeyError(key)
+
+        def __iter__(self) -> Iterator[str]:
+            raise RuntimeError("os.environ changed size during iteration")
+
+    session = GuardedSession()
+    monkeypatch.setattr(os, "environ", Unreadable())
+    response = session.get(mock_server.base_url + "/token-exchange-whitelist",
+                           headers={"X-API-KEY": mock_server.api_key})  # fmt: skip
+    assert response.status_code == 200
+    with pytest.raises((KeyError, RuntimeError)):
+        requests.Session().get(mock_server.base_url + "/token-exchange-whitelist")

@@ -32,13 +32,11 @@ T = TypeVar("T")
 
 __all__ = [
     "LIST_ENCODINGS",
-    "MESSAGE_KEYS",
     "CheckContext",
     "CreatedUser",
     "Settled",
-    "error_message",
+    "encodings_for",
     "filter_visible",
-    "find_message",
     "format_time",
     "list_param",
     "parse_time",
@@ -46,45 +44,30 @@ __all__ = [
     "unknown_value_verdict",
 ]
 
-# Keys that usually hold the message of an error object, looked at first.
-MESSAGE_KEYS = ("error", "message", "errors", "detail", "details", "error_description", "title", "reason")
-
-# List query parameters (`types`, `token_to_types`): the behaviour notes tolerate both
-# `types[]=a&types[]=b` ("brackets") and `types=a&types=b` ("repeat"). A target may
-# implement either one alone, so the suite sends brackets first and, when the filter
-# is visibly not applied, tries the other; an encoding whose effect is visible (see
-# list_filter) is kept for the run.
-LIST_ENCODINGS = ("brackets", "repeat")
-
-
-def find_message(body: Any) -> str | None:
-    """A non-empty human-readable string anywhere in an error body (preferring message keys)."""
-    if isinstance(body, str):
-        text = body.strip()
-        return text if any(ch.isalpha() for ch in text) else None
-    if isinstance(body, dict):
-        for key in MESSAGE_KEYS:
-            if key in body and (found := find_message(body[key])) is not None:
-                return found
-        for value in body.values():
-            if (found := find_message(value)) is not None:
-                return found
-    if isinstance(body, list):
-        for item in body:
-            if (found := find_message(item)) is not None:
-                return found
-    return None
-
-
-def error_message(response: Response) -> str | None:
-    """The message of an error response: its body must be a JSON object holding one."""
-    body = response.json()
-    return find_message(body) if isinstance(body, dict) else None
+# List query parameters (`types`, `token_to_types`): DECISIONS D85 tolerates
+# `types[]=a&types[]=b` ("brackets"), `types=a&types=b` ("repeat") and `types=a,b`
+# ("comma"), and a target may implement one alone. The suite sends brackets first and,
+# when the filter is visibly not applied, tries the others; an encoding whose effect is
+# visible (see list_filter) is kept for the run. One value is sent alike by "repeat" and
+# "comma", so an encoding proven with one value may still be either of the two.
+LIST_ENCODINGS = ("brackets", "repeat", "comma")
 
 
 def list_param(name: str, values: Iterable[str], encoding: str = "brackets") -> list[tuple[str, str]]:
+    values = list(values)
+    if encoding == "comma":
+        return [(name, ",".join(values))] if values else []
     key = name + "[]" if encoding == "brackets" else name
     return [(key, v) for v in values]
+
+
+def encodings_for(values: Sequence[str], first: str | None = None) -> list[str]:
+    """The encodings worth sending for ``values``: ``first`` (a proven one) alone, except that
+    "repeat" proven with one value may be "comma" for several; every one when none is proven;
+    never two that send the same parameters."""
+    if first is not None:
+        return [first, "comma"] if first == "repeat" and len(values) > 1 else [first]
+    return [e for e in LIST_ENCODINGS if not (e == "comma" and len(values) < 2)]
 
 
 def filter_visible(unfiltered: Response, applied: Callable[[Response], bool]) -> bool:
@@ -99,14 +82,15 @@ def unknown_value_verdict(
     answers: Sequence[tuple[str, Response]], lists_nothing: Callable[[Response], bool]
 ) -> str | None:
     """How the answers to an unknown filter value read (``list_unknown_value``), or None when
-    they conform; ``lists_nothing(response)`` says whether a 200 lists no item.
+    they conform (D86: a 4xx, or 200 listing nothing); ``lists_nothing(response)`` says
+    whether a 200 lists no item. A 5xx is a break (D16).
 
-    One answer (the proven encoding): it must be 400 or a 200 listing nothing. Several (no
-    encoding proven): the target reads at least one, so one such answer suffices; otherwise
-    an ignored parameter cannot be told from a matching value ("untestable")."""
+    One answer (the proven encoding) must conform. Several (none proven): the target reads
+    one of them and may ignore or refuse the others, so one conforming answer suffices; when
+    none conforms, an ignored parameter cannot be told from a matching value ("untestable")."""
     if any(r.status >= 500 for _, r in answers):
         return "nonconformity"
-    if any(r.status == 400 or (r.status == 200 and lists_nothing(r)) for _, r in answers):
+    if any(400 <= r.status < 500 or (r.status == 200 and lists_nothing(r)) for _, r in answers):
         return None
     return "nonconformity" if len(answers) == 1 else "untestable"
 
@@ -173,31 +157,40 @@ class CheckContext:
         name: str,
         values: list[str],
         applied: Callable[[Response], bool],
+        *,
+        exact: Callable[[Response], bool] | None = None,
     ) -> Response:
         """Send a list filter in an encoding the target applies (see LIST_ENCODINGS).
 
-        ``applied(response)`` says whether an answer honours the filter. An encoding is
-        kept for the run only when the unfiltered answer (``send([])``) visibly breaks
-        the filter and the filtered one does not: when every item already matches, an
-        ignored parameter looks applied, and caching it would send later probes in an
-        encoding the target may not read. Undecided, the first answer that honours the
-        filter (else the first 200, else the first answer) is returned for the check.
+        ``applied(response)`` says whether an answer lets nothing through that does not match;
+        ``exact(response)``, when the caller can tell, whether it is the whole filtered answer
+        (a target reading only ``a,b`` may take one of ``a`` and ``b`` when they are repeated).
+        An encoding is kept for the run only when the unfiltered answer (``send([])``) visibly
+        breaks the filter and the filtered one does not: when every item already matches, an
+        ignored parameter looks applied, and caching it would send later probes in an encoding
+        the target may not read. Undecided, the first answer that honours the filter (else the
+        first 200, else the first answer) is returned for the check.
         """
+
+        def honours(response: Response) -> bool:
+            return response.status == 200 and applied(response) and (exact is None or exact(response))
+
         known = self.list_encodings.get(name)
-        if known is not None:
-            return send(list_param(name, values, known))
         answers: list[Response] = []
         visible: bool | None = None
-        for encoding in LIST_ENCODINGS:
+        for encoding in encodings_for(values, known):
             response = send(list_param(name, values, encoding))
             answers.append(response)
-            if response.status == 200 and applied(response):
+            if not honours(response):
+                continue
+            if known is None:  # a new encoding is kept only when its effect can be seen
                 if visible is None:
                     visible = filter_visible(send([]), applied)
-                if visible:
-                    self.list_encodings[name] = encoding
-                    return response
-        return pick_answer(answers, applied)
+                if not visible:
+                    continue
+            self.list_encodings[name] = encoding
+            return response
+        return pick_answer(answers, honours)
 
     def list_encoding(self, name: str) -> str:
         """The encoding found to work for ``name`` (brackets until one is found)."""
@@ -212,13 +205,12 @@ class CheckContext:
     ) -> list[tuple[str, Response]]:
         """``value`` (an unknown filter value) sent in the proven encoding, else in every one.
 
-        Undecided, a correct target answers 400 or an empty list in the encoding it
-        reads, and ignores (200, everything) or rejects (4xx) the other: the caller
-        must accept the probe if any answer is 400 or empty.
+        Undecided, a correct target answers a 4xx or an empty list in the encoding it reads,
+        and ignores (200, everything) or refuses (4xx) the others: ``unknown_value_verdict``
+        reads the answers together.
         """
         known = self.list_encodings.get(name)
-        encodings = (known,) if known is not None else LIST_ENCODINGS
-        return [(e, send(list_param(name, [value], e))) for e in encodings]
+        return [(e, send(list_param(name, [value], e))) for e in encodings_for([value], known)]
 
     # Lazily shared things ------------------------------------------------------------------
     def memo(self, key: str, factory: Callable[[], T]) -> T:

@@ -35,7 +35,7 @@ from qiibee_conformance.checks.base import (
     expect_4xx,
     expect_status,
 )
-from qiibee_conformance.checks.context import CheckContext, format_time, parse_time
+from qiibee_conformance.checks.context import CheckContext, format_time, parse_time, unknown_value_verdict
 from qiibee_conformance.checks.exchange_run import minimal_amount
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
@@ -494,9 +494,8 @@ def _check_types(his: History, types: list[str], response: Response, rows: Rows,
 
 
 def _types_page(ctx: CheckContext, his: History, types: list[str]) -> Response:
-    """The user's rows of ``types`` in the encoding the target reads. Several values also go as
-    ``types=a,b`` (tolerated, D85) when the list encodings did not select exactly those rows: a
-    target reading one comma-separated value may take just one of repeated ones."""
+    """The user's rows of ``types`` in the encoding the target reads (D85), the whole answer
+    known: a target reading only ``a,b`` may take just one of ``a`` and ``b`` repeated."""
     base: list[tuple[str, Any]] = [("user_auth_id", his.user), ("limit", FULL_PAGE)]
     wanted = set(types)
 
@@ -507,11 +506,8 @@ def _types_page(ctx: CheckContext, his: History, types: list[str]) -> Response:
     def send(extra: list[tuple[str, str]]) -> Response:
         return ctx.history([*base, *extra])
 
-    response = ctx.list_filter(send, "types", types, applied)
-    if len(types) < 2 or _selects(response, _wanted_ids(his, types)):
-        return response
-    comma = send([("types", ",".join(types))])
-    return comma if _selects(comma, _wanted_ids(his, types)) else response
+    want = _wanted_ids(his, types)
+    return ctx.list_filter(send, "types", types, applied, exact=lambda r: _selects(r, want))
 
 
 def _selects(response: Response, want: set[str]) -> bool:
@@ -533,20 +529,9 @@ def types_filter(ctx: CheckContext) -> None:
     _unknown_type(ctx, his)
 
 
-def _lists_no_row(response: Response) -> bool:
+def lists_no_row(response: Response) -> bool:
     data = response.data()
     return isinstance(data, dict) and data.get("transactions") == []
-
-
-def unknown_type_verdict(answers: list[tuple[str, Response]]) -> str | None:
-    """An unknown type: a 4xx or a 200 listing nothing (D86), in the encoding the target reads.
-    One answer (the proven encoding) must be such; several (none proven): one such answer
-    suffices, the others being encodings the target ignores or refuses. None when it conforms."""
-    if any(r.status >= 500 for _, r in answers):
-        return "nonconformity"
-    if any(400 <= r.status < 500 or (r.status == 200 and _lists_no_row(r)) for _, r in answers):
-        return None
-    return "nonconformity" if len(answers) == 1 else "untestable"
 
 
 def _unknown_type(ctx: CheckContext, his: History) -> None:
@@ -554,7 +539,7 @@ def _unknown_type(ctx: CheckContext, his: History) -> None:
         return ctx.history([("user_auth_id", his.user), *extra])
 
     answers = ctx.list_unknown_value(send, "types", "qc_bogus_type")
-    verdict = unknown_type_verdict(answers)
+    verdict = unknown_value_verdict(answers, lists_no_row)
     shown = "; ".join(f"types as {encoding}: {describe(r)}" for encoding, r in answers)
     if verdict == "nonconformity":
         raise Nonconformity(
