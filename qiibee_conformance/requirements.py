@@ -207,7 +207,7 @@ _ALL: tuple[Requirement, ...] = (
     _req("BAL-04", "balances", "credit/debit amount zero, negative, decimal → 4xx", FAIL,
          decisions=("D2", "D151")),
     _req("BAL-05", "balances", "credit_points for an unknown user or a token not the brand's own → 400 or 404", FAIL,
-         decisions=("D3",)),
+         decisions=("D2", "D3", "D172")),
     # exchange -------------------------------------------------------------------------------
     _req("EXC-01", "exchange", "exchange along an active pair → 202 (empty body or any JSON object)", FAIL,
          (EXCHANGE, "Exchange", "Success: HTTP 202"),
