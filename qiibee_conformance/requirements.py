@@ -292,7 +292,7 @@ _ALL: tuple[Requirement, ...] = (
     _req("HIS-09", "history", "a filtered walk over several pages: every page but the last full, total_tx_count rows in all", FAIL,
          (EXCHANGE, "Transaction History", "total_tx_count is the total number of transactions available for the given params."),
          (EXCHANGE, "Transaction History", "The params, limit and offset, work exactly as they’re used in SQL."),
-         decisions=("D90", "D91")),
+         decisions=("D90", "D91", "D178")),
     # concurrency ----------------------------------------------------------------------------
     _req("CON-01", "concurrency", "a parallel burst of exchanges on one balance: no overdraw, every 202 once in the history", FAIL,
          decisions=("D80", "D161")),
