@@ -20,9 +20,9 @@ import requests
 
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.evidence import Exchange
-from qiibee_conformance.findings import Redirected
+from qiibee_conformance.findings import NoAnswer, Redirected
 from qiibee_conformance.redact import REDACTED, Redactor
-from qiibee_conformance.transport import TRUNCATED_ATTRIBUTE, GuardedSession, Limits
+from qiibee_conformance.transport import TRUNCATED_ATTRIBUTE, GuardedSession, Limits, no_answer
 
 API_KEY_HEADER = "X-API-KEY"
 _BODY_LIMIT = 4000
@@ -138,7 +138,16 @@ class ApiClient:
         except requests.RequestException as err:
             elapsed = (time.perf_counter() - started) * 1000
             reason = self.redactor.text(f"{type(err).__name__}: {err}")
-            self._record(method, url, send_headers, body, None, {}, "", elapsed, reason)
+            exchange = self._record(method, url, send_headers, body, None, {}, "", elapsed, reason)
+            if no_answer(err):
+                # The target took the request and left it without an answer: the endpoint's
+                # finding; the rest of the run goes on.
+                raise NoAnswer(
+                    f"{method} {path} got no answer: {reason.splitlines()[0]}",
+                    [exchange],
+                    expected="an answer",
+                    actual=reason.splitlines()[0],
+                ) from None
             raise RunError(f"cannot reach the target at {self.base_url}: {reason.splitlines()[0]}") from None
         elapsed = (time.perf_counter() - started) * 1000
         text = resp.text

@@ -161,6 +161,11 @@ class Redirected(Nonconformity):
     never followed (the key stays with the target)."""
 
 
+class NoAnswer(Nonconformity):
+    """The target took a request and never answered it (in time, or whole): the endpoint's
+    finding, for the requirement that needed it; the rest of the run goes on."""
+
+
 class Untestable(Exception):  # noqa: N818 - reads as the outcome, like pytest's Skipped
     """The target gives the check no means to run; never a failure, never silently a pass.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from qiibee_conformance import run_control
+
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0
 
@@ -19,11 +21,12 @@ def poll(
     *,
     first_delay: float = FIRST_DELAY,
     max_delay: float = MAX_DELAY,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = run_control.wait,
 ) -> bool:
     """Call ``done`` until it is true (True) or ``timeout`` seconds have passed (False).
 
-    ``done`` is always called at least once, and once more at the deadline."""
+    ``done`` is always called at least once, and once more at the deadline. The waits end
+    early, raising RunStoppedError, when the run is stopped (Ctrl-C, ``--max-time``)."""
     deadline = time.monotonic() + timeout
     delay = first_delay
     while True:

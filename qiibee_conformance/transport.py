@@ -12,6 +12,9 @@ the preflight probe, schemathesis' generated and stateful calls, reconciliation 
   budget per request. Past the budget the run could not be made (:class:`RateLimitedError`).
 - **Bounded.** Connect and read timeouts on every request, a deadline for the whole body,
   and a cap on its size: a hanging or streaming endpoint costs bounded time and memory.
+  An endpoint that has let two requests time out is not asked again in the run (the same
+  error is raised at once), and nothing is sent once the run is stopped
+  (:mod:`qiibee_conformance.run_control`: Ctrl-C, or ``--max-time``).
 
 The proxy and CA settings of the environment are read once per process, not on every
 request as ``requests`` does: the suite sends requests from several threads while pytest
@@ -23,6 +26,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from qiibee_conformance import run_control
 from qiibee_conformance.errors import RunError
 
 if TYPE_CHECKING:
@@ -59,6 +64,59 @@ class Limits:
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.connect_timeout, self.read_timeout)
+
+
+# Errors that mean the request was sent and no (whole) answer came: the endpoint, not the
+# connection to the target, is at fault. A refused or timed-out connect is not among them.
+NO_ANSWER_ERRORS: tuple[type[Exception], ...] = (
+    requests.exceptions.ReadTimeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+SILENT_AFTER = 2  # requests to one endpoint that timed out before it is not asked again
+
+
+def no_answer(error: Exception) -> bool:
+    """Whether ``error`` means the target took the request and never answered it whole."""
+    if isinstance(error, NO_ANSWER_ERRORS):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError) and not isinstance(
+        error, requests.exceptions.ConnectTimeout
+    ):
+        text = str(error)
+        return "RemoteDisconnected" in text or "Connection reset" in text or "Connection aborted" in text
+    return False
+
+
+class SilentEndpoints:
+    """Endpoints (method and route) that let requests time out, run-wide."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: dict[str, int] = {}
+
+    def record(self, key: str) -> None:
+        with self._lock:
+            self._count[key] = self._count.get(key, 0) + 1
+
+    def silent(self, key: str) -> bool:
+        with self._lock:
+            return self._count.get(key, 0) >= SILENT_AFTER
+
+    def clear(self) -> None:
+        with self._lock:
+            self._count.clear()
+
+
+SILENT = SilentEndpoints()
+
+
+def endpoint_of(method: str, url: str) -> str:
+    """``GET /users/{}/memberships``: the method and the path with its variable parts hidden."""
+    path = urlsplit(url).path.rstrip("/") or "/"
+    parts = path.split("/")
+    fixed = {"users", "memberships", "balances", "transactions", "token-exchange-whitelist"}
+    return method.upper() + " " + "/".join(p if (p in fixed or not p) else "{}" for p in parts)
 
 
 class RateLimitedError(RunError):
@@ -187,7 +245,9 @@ def environment() -> _Environment:
 class GuardedSession(requests.Session):
     """A ``requests.Session`` that applies the module's three rules to every request."""
 
-    def __init__(self, limits: Limits | None = None, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, limits: Limits | None = None, *, sleep: Callable[[float], None] = run_control.wait
+    ) -> None:
         super().__init__()
         self.limits = limits or Limits()
         self._sleep = sleep
@@ -211,15 +271,24 @@ class GuardedSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["stream"] = True
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.limits.timeout
+        endpoint = endpoint_of(str(method), str(url))
         waited = 0.0
         attempt = 0
         while True:
-            response = super().request(method, url, *args, **kwargs)
-            if not is_rate_limited(response.status_code, response.headers):
-                read_body(response, self.limits)
-                return response
+            run_control.check()
+            if SILENT.silent(endpoint):
+                raise requests.exceptions.ReadTimeout(
+                    f"{endpoint} let {SILENT_AFTER} earlier requests time out: not sent again"
+                )
+            kwargs["timeout"] = self._timeout(kwargs.get("timeout"))
+            try:
+                response = super().request(method, url, *args, **kwargs)
+                if not is_rate_limited(response.status_code, response.headers):
+                    read_body(response, self.limits)
+                    return response
+            except requests.exceptions.ReadTimeout:
+                SILENT.record(endpoint)  # a hang costs a whole timeout each time: not asked again
+                raise
             asked = retry_after_seconds(response.headers)
             delay = min(_backoff(attempt) if asked is None else asked, self.limits.max_single_wait)
             response.close()
@@ -232,3 +301,14 @@ class GuardedSession(requests.Session):
             self._sleep(delay)
             waited += delay
             attempt += 1
+
+    def _timeout(self, given: Any) -> Any:
+        """The request's timeout, never past the run's deadline."""
+        timeout = self.limits.timeout if given is None else given
+        left = run_control.remaining()
+        if left is None:
+            return timeout
+        cap = max(0.5, left)
+        if isinstance(timeout, tuple):
+            return tuple(min(t, cap) if t is not None else cap for t in timeout)
+        return min(float(timeout), cap)

@@ -196,8 +196,11 @@ def _proxy_handler(
 
 @contextmanager
 def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
     server.daemon_threads = True
+    server.request_queue_size = 128  # the suite's bursts open dozens of connections at once
+    server.server_bind()
+    server.server_activate()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -77,6 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--only", metavar="GROUP", nargs="+", help="run only these requirement groups")
     parser.add_argument(
+        "--max-time",
+        metavar="SECONDS",
+        help="stop the whole run after this long, reports written, verdict INCOMPLETE (default: 1800)",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         default=None,
@@ -101,6 +106,18 @@ def _number(flag: str, value: str | None, kind: type[int] | type[float]) -> int 
         raise RunError(f"{flag} must be {noun}, got {value!r}") from None
 
 
+def _positive(flag: str, value: str | None) -> float | None:
+    from qiibee_conformance.certify.session import DEFAULT_MAX_TIME
+    from qiibee_conformance.errors import RunError
+
+    number = _number(flag, value, float)
+    if number is None:
+        return DEFAULT_MAX_TIME
+    if not number > 0:
+        raise RunError(f"{flag} must be a positive number of seconds, got {value!r}")
+    return float(number)
+
+
 def run(args: argparse.Namespace) -> int:
     from qiibee_conformance.certify.session import CertifyRequest, certify
     from qiibee_conformance.settings import api_key_from
@@ -114,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         settle_timeout=_number("--settle-timeout", args.settle_timeout, float),
         only=list(args.only or ()),
         strict=args.strict,
+        max_time=_positive("--max-time", args.max_time),
         allow_non_sandbox=bool(args.allow_non_sandbox),
     )
     return certify(request)

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import pytest
 
+from qiibee_conformance import run_control
 from qiibee_conformance.certify.outcomes import ADVISORIES, CHECK_SECONDS, EVIDENCE, FINDING, PREREQUISITE
 from qiibee_conformance.certify.plugin import RUN_ERROR_KEY, SETTINGS_KEY
 from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, UNMARKED_GROUP, ItemRecord
@@ -33,6 +34,7 @@ from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
 
 PYTEST_LOG = "pytest.log"
+INTERRUPTED = "interrupted (Ctrl-C): the reports hold what was found until then"
 _MESSAGE_LIMIT = 2000
 _DETAILS_LIMIT = 12000
 
@@ -57,6 +59,7 @@ class PytestOutcome:
     run_error: str | None
     collection_errors: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
 
 
 class _Progress:
@@ -208,6 +211,9 @@ class Collector:
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self._clean(str(excinfo.value)) or type(excinfo.value).__name__
+        if excinfo.errisinstance(KeyboardInterrupt):
+            # The checks' thread stops at its next request or wait instead of running on.
+            run_control.stop(INTERRUPTED)
 
     # helpers --------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -331,8 +337,9 @@ def run_contracts(
         exit_code = int(pytest.main(pytest_args(settings, groups, reports_dir), plugins=[collector]))
     outcome = collector.outcome(exit_code)
     outcome.stats = STATS.as_dict()
-    if collector.interrupted and outcome.run_error is None and "KeyboardInterrupt" in collector.interrupted:
-        raise KeyboardInterrupt
+    if collector.interrupted and "KeyboardInterrupt" in collector.interrupted:
+        outcome.interrupted = True
+        outcome.run_error = outcome.run_error or INTERRUPTED
     if outcome.run_error is None:
         outcome.run_error = _pytest_failure(exit_code, outcome, log_path)
     return outcome

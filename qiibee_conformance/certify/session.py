@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from qiibee_conformance import run_control
 from qiibee_conformance.certify.config import load_config, make_settings, settings_summary
 from qiibee_conformance.certify.results import NONCONFORMING, Certification, assemble
 from qiibee_conformance.certify.selection import parse_groups
@@ -21,6 +22,10 @@ from qiibee_conformance.errors import EXIT_NONCONFORMING, EXIT_OK, RunError
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import NO_API_KEY, Settings
 from qiibee_conformance.targets import ensure_safe_target, validate_url
+
+# A whole certification, mock start and reports included: ample for a distant sandbox,
+# and still a bound when a target hangs or throttles without end.
+DEFAULT_MAX_TIME = 1800.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class CertifyRequest:
     only: list[str] = field(default_factory=list)
     allow_non_sandbox: bool = False
     strict: bool | None = None
+    max_time: float | None = DEFAULT_MAX_TIME
 
 
 def _reports_dir(path: str) -> Path:
@@ -51,6 +57,7 @@ def _reports_dir(path: str) -> Path:
 def certify(request: CertifyRequest, out: TextIO | None = None) -> int:
     """Run one certification; return the exit status, or raise RunError (exit 2)."""
     stream = out or sys.stdout
+    run_control.start(request.max_time)
     groups = parse_groups(request.only)
     file_values = load_config(request.config)
     overrides: dict[str, Any] = {
@@ -121,6 +128,8 @@ def _run(
     for path in fixed:
         out.write(f"warning: the API key had to be redacted from {path} after writing (a redaction bug)\n")
     out.flush()
+    if outcome.interrupted:
+        raise KeyboardInterrupt
     if cert.run_error is not None:
         raise RunError(cert.run_error)
     return EXIT_NONCONFORMING if cert.verdict == NONCONFORMING else EXIT_OK
