@@ -1,29 +1,39 @@
-"""One shared round of exchanges on every usable pair, settled once.
+"""One shared round of exchanges on every usable pair, settled once; and how exchanges are read.
 
 Exchange results, history rows, settlement and reversal are all read from the
 same exchanges: one user per pair (so a failing partner does not blur another
 pair's balance), amounts chosen to expose float maths, rounding and inverted
 rates, and a single wait for settlement for all of them.
+
+Balances are judged by their change from the balance each user holds once funded
+(a new user may start with a sign-up bonus, D27); statuses by their family
+(``reconcile.settlement_state``, D74); and an exchange's history row is found by
+what it moves, its type "exchange" only preferred (D163: another name is EXC-11's
+advisory, never a reason to lose the row).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from qiibee_conformance import reconcile
+from qiibee_conformance.checks.base import describe
 from qiibee_conformance.checks.context import CheckContext, Settled
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair, parse_rate
 from qiibee_conformance.findings import Untestable
-from qiibee_conformance.money import exchange_rate, received_amount, revealing_amounts
+from qiibee_conformance.money import exchange_rate, revealing_amounts
 
 DEBIT = 3
 SPARE = 5
 MAX_AMOUNT = 2000
+EXCHANGE = "exchange"
+Row = dict[str, Any]
 
 
 def amount_bounds(pair: Pair) -> tuple[int, int]:
@@ -50,31 +60,150 @@ def amount_bounds(pair: Pair) -> tuple[int, int]:
     return low, high
 
 
+def _rate(pair: Pair) -> Fraction | None:
+    offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
+    if offramp is None or not onramp:
+        return None
+    return exchange_rate(offramp, onramp)
+
+
+def _yielding_bounds(pair: Pair, received_at_least: int = 1) -> tuple[int, int]:
+    """The amounts inside the USD limits that receive at least ``received_at_least`` units.
+
+    An amount whose result floors to 0 may be refused with a 400 or accepted receiving 0
+    (D65): the suite never sends one where it expects an acceptance."""
+    low, high = amount_bounds(pair)
+    rate = _rate(pair)
+    if rate is None:
+        return low, high
+    least = max(low, math.ceil(received_at_least / rate)) if rate > 0 else high + 1
+    if least > high:
+        raise Untestable(
+            f"no amount inside the USD limits of pair {pair.from_token.id}→{pair.to_token.id} "
+            f"receives {received_at_least} unit(s) (an exchange receiving 0 may be refused)"
+        )
+    return least, high
+
+
 def choose_amounts(pair: Pair) -> list[int]:
-    """Revealing amounts inside the limits, plus one that receives at least one unit."""
+    """Revealing amounts inside the limits, each receiving at least one unit."""
     offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
     assert offramp is not None and onramp
-    low, high = amount_bounds(pair)
-    amounts = revealing_amounts(offramp, onramp, limit=high, low=low)
-    rate = exchange_rate(offramp, onramp)
-    if not any(received_amount(a, rate) >= 1 for a in amounts) and rate > 0:
-        useful = max(low, math.ceil(1 / rate))
-        if useful <= high:
-            amounts.append(useful)
-    return sorted(set(amounts)) or [low]
+    low, high = _yielding_bounds(pair)
+    return sorted(set(revealing_amounts(offramp, onramp, limit=high, low=low))) or [low]
 
 
 def minimal_amount(pair: Pair, *, received_at_least: int = 1) -> int:
-    """A small valid amount that receives at least ``received_at_least`` units."""
-    low, high = amount_bounds(pair)
-    offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
-    if offramp and onramp:
-        rate = exchange_rate(offramp, onramp)
-        if rate > 0:
-            return min(high, max(low, math.ceil(received_at_least / rate)))
-    return low
+    """The smallest valid amount that receives at least ``received_at_least`` units."""
+    return _yielding_bounds(pair, received_at_least)[0]
 
 
+def distinct_amounts(pair: Pair, count: int) -> list[int]:
+    """Up to ``count`` different amounts, each inside the limits and receiving something."""
+    low, high = _yielding_bounds(pair)
+    return list(range(low, min(high, low + count - 1) + 1))
+
+
+# Reading exchanges from the history -----------------------------------------------------------
+def is_move(row: Row) -> bool:
+    """Neither a credit nor a debit: an exchange, a redemption, or the target's own kind of row."""
+    return reconcile.row_type(row) not in (reconcile.CREDIT, reconcile.DEBIT)
+
+
+def _along(row: Row, pair: Pair) -> bool:
+    """The row moves from the pair's source to its target (a token not shown does not disagree)."""
+    src, dst = reconcile.row_token_id(row, "token"), reconcile.row_token_id(row, "token_to")
+    return src in (pair.from_token.id, None) and dst in (pair.to_token.id, None)
+
+
+def exchange_type(moves: list[Row]) -> str | None:
+    """The type the target gives its exchange rows: "exchange" when any row has it, else the
+    most common type among the moves (the oldest on a tie: an exchange precedes its reversal)."""
+    kinds = [reconcile.row_type(r) for r in reversed(moves)]  # histories list the newest first
+    if EXCHANGE in kinds:
+        return EXCHANGE
+    if not kinds:
+        return None
+    counts = Counter(kinds)
+    return max(counts, key=lambda kind: (counts[kind], -kinds.index(kind)))
+
+
+def exchange_rows(rows: list[Row], pair: Pair, amount: int | None = None) -> list[Row]:
+    """The rows that are the exchanges along ``pair`` (of ``amount``, if given), newest first:
+    moves along the pair of the target's exchange type (D163), not a reversal of another type."""
+    moves = [r for r in rows if is_move(r) and _along(r, pair)]
+    kind = exchange_type(moves)
+    found = [r for r in moves if reconcile.row_type(r) == kind]
+    if amount is not None:
+        found = [r for r in found if reconcile.points_burned(r) == Fraction(amount)]
+    return found
+
+
+def exchange_row(rows: list[Row], pair: Pair, amount: int) -> Row | None:
+    """The row of the exchange of ``amount`` along ``pair``: one of the exchange type wins; any
+    move along the pair burning the amount is the fallback, so EXC-11 can name a mistyped row.
+    Among several, the oldest: a reversal comes after its exchange."""
+    typed = exchange_rows(rows, pair, amount)
+    if typed:
+        return typed[-1]
+    moves = [r for r in rows if is_move(r) and _along(r, pair)]
+    matching = [r for r in moves if reconcile.points_burned(r) == Fraction(amount)]
+    return matching[-1] if matching else None
+
+
+def history_burned(rows: list[Row], pair: Pair) -> Fraction | None:
+    """What the history says the exchanges along ``pair`` burned: a failed one burns nothing,
+    however its reversal is shown (D76). None when a row does not show its amount."""
+    total = Fraction(0)
+    for row in exchange_rows(rows, pair):
+        if reconcile.is_failed(row):
+            continue
+        burned = reconcile.points_burned(row)
+        if burned is None:
+            return None
+        total += burned
+    return total
+
+
+def history_debited(rows: list[Row], token_id: int) -> Fraction:
+    """What the history says debit_points took from ``token_id``."""
+    total = Fraction(0)
+    for row in rows:
+        debit = reconcile.row_type(row) == reconcile.DEBIT and reconcile.row_token_id(row) in (token_id, None)
+        if debit and not reconcile.is_failed(row):
+            total += reconcile.row_number(row, *reconcile.BURNED_FIELDS, "amount_received") or 0
+    return total
+
+
+def duplicate_ids(rows: list[Row]) -> list[str]:
+    """Transaction ids listed more than once."""
+    ids = [i for i in (reconcile.row_id(r) for r in rows) if i is not None]
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
+# Users -------------------------------------------------------------------------------------------
+def exact_user(ctx: CheckContext, amount: int, tag: str = "x") -> str:
+    """A new user holding exactly ``amount`` brand points.
+
+    A sign-up bonus (tolerated, D27) is debited first, so rules about the whole balance
+    (overdraw, "more than the user has") see only what the suite funded."""
+    user = ctx.new_user(tag)
+    start = ctx.balance(user)
+    if start:
+        if start != int(start) or start < 0:
+            raise Untestable(f"a new user starts with {start} points, which debit_points cannot clear")
+        cleared = ctx.points("debit_points", user, int(start))
+        if cleared.status != 202 or not ctx.until_balance(user, Decimal(0)):
+            raise Untestable(
+                f"cannot clear the {start} points a new user starts with: debit_points gave "
+                f"{describe(cleared)}; see BAL-02"
+            )
+    if amount:
+        ctx.fund(user, amount)
+    return user
+
+
+# The shared round ---------------------------------------------------------------------------------
 @dataclass
 class PairRun:
     pair: Pair
@@ -84,32 +213,38 @@ class PairRun:
     debited: int = 0
     responses: dict[int, Response] = field(default_factory=dict)
     skipped: str | None = None
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    balance: Decimal | None = None
+    rows: list[Row] = field(default_factory=list)
+    start_balance: Decimal | None = None  # once funded, before the exchanges (bonus included)
+    balance: Decimal | None = None  # after settlement
     partner_balance: Decimal | None = None
 
     @property
     def accepted(self) -> list[int]:
         return [a for a, r in self.responses.items() if r.status == 202]
 
-    def exchange_rows(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
+    def exchange_rows(self) -> list[Row]:
+        return [r for r in self.rows if is_move(r)]
 
-    def row_for(self, amount: int) -> dict[str, Any] | None:
-        """The history row of the exchange of ``amount`` (amounts are distinct per run).
+    def row_for(self, amount: int) -> Row | None:
+        """The history row of the exchange of ``amount`` (amounts are distinct per run)."""
+        return exchange_row(self.rows, self.pair, amount)
 
-        A row of type "exchange" wins: a target may record a reversal as a row of its own
-        with the same amount, and it is newer than the exchange. Rows of other types are
-        a fallback, so EXC-11 can still name a mistyped exchange row."""
-        matching = [r for r in self.exchange_rows() if reconcile.points_burned(r) == Fraction(amount)]
-        typed = [r for r in matching if reconcile.row_type(r) == "exchange"]
-        return next(iter(typed or matching), None)
+    def outcomes(self) -> dict[int, str]:
+        """Accepted amount → settlement state of its row ("" when it has no row)."""
+        found = {a: self.row_for(a) for a in self.accepted}
+        return {a: reconcile.settlement_state(r) if r is not None else "" for a, r in found.items()}
+
+    def moved(self) -> Decimal | None:
+        """How much the brand balance changed since the user was funded."""
+        if self.balance is None or self.start_balance is None:
+            return None
+        return self.balance - self.start_balance
 
     @property
     def rate(self) -> Fraction:
-        offramp, onramp = self.pair.from_token.offramp, self.pair.to_token.onramp
-        assert offramp is not None and onramp is not None
-        return exchange_rate(offramp, onramp)
+        rate = _rate(self.pair)
+        assert rate is not None
+        return rate
 
 
 @dataclass
@@ -131,6 +266,7 @@ def _start(ctx: CheckContext, pair: Pair) -> PairRun:
         ctx.save_memberships(user)
     run = PairRun(pair=pair, user=user, amounts=amounts, funded=sum(amounts) + DEBIT + SPARE)
     ctx.fund(user, run.funded)
+    run.start_balance = ctx.balance(user)
     for amount in amounts:
         response = ctx.exchange(user, pair, amount)
         run.responses[amount] = response
@@ -156,6 +292,25 @@ def _build(ctx: CheckContext) -> ExchangeRun:
     settled = ctx.wait_settled([r.user for r in active], min_moves={r.user: len(r.accepted) for r in active})
     for run in active:
         run.rows = settled.rows.get(run.user, [])
+    _wait_for_debits(ctx, active)
+    for run in active:
         run.balance = ctx.balance(run.user)
         run.partner_balance = ctx.balance(run.user, run.pair.to_token.id)
     return ExchangeRun(runs=runs, settled=settled)
+
+
+def _shows_debit(rows: list[Row]) -> bool:
+    return any(reconcile.row_type(r) == reconcile.DEBIT and not reconcile.is_pending(r) for r in rows)
+
+
+def _wait_for_debits(ctx: CheckContext, runs: list[PairRun]) -> None:
+    """The trailing debit may be applied, and listed, after its 202 (D162): wait until each
+    history shows it, so balances are read after it (briefly, once settlement is known broken)."""
+
+    def listed() -> bool:
+        waiting = [r for r in runs if r.debited and not _shows_debit(r.rows)]
+        for run in waiting:
+            run.rows, _ = ctx.user_rows(run.user)
+        return all(_shows_debit(r.rows) for r in waiting)
+
+    ctx.poll(listed, timeout=2.0 if ctx.settlement_broken else None)

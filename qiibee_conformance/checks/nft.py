@@ -8,6 +8,7 @@ from typing import Any
 from qiibee_conformance import reconcile
 from qiibee_conformance.checks.base import check, expect_4xx, expect_status
 from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.exchange_run import exact_user
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
 from qiibee_conformance.findings import Nonconformity, Untestable
@@ -41,21 +42,23 @@ def redeem(ctx: CheckContext, user: str, pair: Pair, **fields: Any) -> Response:
 
 @check("NFT-01")
 def nft_burns_ceil(ctx: CheckContext) -> None:
+    """burned = ceil(NFT onramp ÷ point onramp) (D81), judged by the balance's change: the row's
+    type is free and it may settle later (D82), the debit at acceptance or at settlement (D101)."""
     pair, burn = _nft(ctx)
     user = ctx.new_user("nft")
     ctx.fund(user, burn + SPARE)
+    held = ctx.balance(user)  # a sign-up bonus is tolerated (D27): only the change is judged
     response = redeem(ctx, user, pair)
-    expect_status(response, (202,), f"points to NFT {pair.to_token.id} with a balance of {burn + SPARE}")
+    expect_status(response, (202,), f"points to NFT {pair.to_token.id} with a balance of {held}")
     # No trailing credit here: it may still be pending when the balance is read, which would
     # make the burned amount look one too high. The balance alone decides below.
-    spare = SPARE
-    expected = Decimal(spare)
+    expected = held - burn
 
     # Whether NFT redemptions show in the history is not documented: done when the balance is
     # right, or when the user's rows show the redemption settled.
     def done() -> bool:
         rows, _ = ctx.user_rows(user)
-        moves = [r for r in rows if reconcile.row_type(r) != reconcile.CREDIT]
+        moves = [r for r in rows if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
         if any(reconcile.is_failed(r) for r in moves):
             raise Untestable("the NFT redemption failed on the target, so the points burned cannot be seen")
         settled = bool(moves) and not any(reconcile.is_pending(r) for r in moves)
@@ -65,34 +68,37 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
         raise Untestable("the NFT redemption neither settled nor showed in the balance in time (see SET-01)")
     _, evidence = ctx.user_rows(user)
     balance = ctx.balance(user)
-    burned = burn + spare - balance
+    burned = held - balance
     if burned != burn:
         raise Nonconformity(
             f"redeeming NFT {pair.to_token.id} (onramp {pair.to_token.raw.get('onramp')}) "
-            f"with points of onramp {ctx.catalogue.brand_token.raw.get('onramp')} burned {burned}; "
-            "ceil(NFT onramp ÷ point onramp) = "
-            f"{burn}",
+            f"with points of onramp {ctx.catalogue.brand_token.raw.get('onramp')} burned {burned} "
+            f"(balance {held} before, {balance} after); ceil(NFT onramp ÷ point onramp) = {burn}",
             [response, *evidence],
+            expected=str(burn),
+            actual=str(burned),
         )
 
 
 @check("NFT-02")
 def nft_bad_requests(ctx: CheckContext) -> None:
+    """Missing fields: a 4xx (D165); short of points, an unknown user or NFT: 400 (D177); no
+    refused request moves the balance."""
     pair, burn = _nft(ctx)
     _refused_when_short(ctx, pair, burn)
     rich = ctx.new_user("nft")
     ctx.fund(rich, burn + SPARE)
+    held = ctx.balance(rich)
     refusals = [*_refused_unknown(ctx, rich, pair), *_refused_incomplete(ctx, rich, pair)]
-    _balance_kept(ctx, rich, Decimal(burn + SPARE), refusals)
+    _balance_kept(ctx, rich, held, refusals)
 
 
 def _refused_when_short(ctx: CheckContext, pair: Pair, burn: int) -> None:
     """Insufficient balance is on the exchange's 400 list, which the NFT section shares."""
-    user = ctx.new_user("nft")
-    # Half the price: short of it under floor or ceil alike (NFT-01 tells those apart).
+    # Half the price: short of it under floor or ceil alike (NFT-01 tells those apart). A sign-up
+    # bonus is cleared first, or it could pay for the NFT.
     held = burn // 2
-    if held:
-        ctx.fund(user, held)
+    user = exact_user(ctx, held, "nft")
     response = redeem(ctx, user, pair)
     expect_status(response, (400,), f"points to NFT with a balance of {held} (needs {burn})")
     _balance_kept(ctx, user, Decimal(held), [response])
@@ -106,7 +112,8 @@ def _refused_unknown(ctx: CheckContext, rich: str, pair: Pair) -> list[Response]
     bogus = ctx.catalogue.unused_token_id()
     no_token = redeem(ctx, rich, pair, to_token_id=bogus)
     expect_status(
-        no_token, (400,),
+        no_token,
+        (400,),
         f"points to NFT {bogus}, a token the whitelist does not list, by a user who can afford the real one",
     )
     return [no_user, no_token]
@@ -128,6 +135,6 @@ def _balance_kept(ctx: CheckContext, user: str, expected: Decimal, refusals: lis
     if balance != expected:
         raise Nonconformity(
             f"points-to-NFT requests refused with a 4xx changed the user's balance: "
-            f"expected {expected} (as funded), got {balance}",
+            f"expected {expected} (as before them), got {balance}",
             refusals,
         )

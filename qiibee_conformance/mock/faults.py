@@ -24,11 +24,13 @@ FAULTS: dict[str, tuple[str, str]] = {
     "user-update-ignores-email": ("USR-07", "PUT/PATCH keep the old email (validated, then ignored)"),
     "user-auth-id-mutable": ("USR-08", "PUT/PATCH change auth_id"),
     "user-update-upserts": ("USR-09", "updating an unknown user creates it"),
+    "user-update-email-unvalidated": ("USR-10", "an invalid email on update is stored (still 400 on create)"),
     "users-oldest-first": ("USR-11", "the user list is oldest first"),
     "users-email-order": ("USR-11", "the user list is sorted by email, descending"),
+    "users-unsorted-page": ("USR-11", "the most recent users, but each page sorted by email"),
     "users-limit-unbounded": ("USR-12", "the user list honours limit > 100"),
     "users-total-count-page": ("USR-13", "total_count is the page length"),
-    "users-email-like-case-sensitive": ("USR-14", "email_like is case sensitive"),
+    "users-email-like-prefix-only": ("USR-14", "email_like matches only emails that start with it"),
     "membership-number-unvalidated": ("MEM-03", "any membership number is accepted"),
     "membership-update-unvalidated": ("MEM-03", "a membership is validated only when first created"),
     "membership-unknown-provider-accepted": ("MEM-04", "unknown providers are accepted on create"),
@@ -38,6 +40,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "whitelist-filter-ignored": ("WL-02", "token_to_types is ignored"),
     "whitelist-unknown-type-all": ("WL-03", "an unknown token_to_types value is dropped: every pair listed"),
     "balances-unknown-user-200": ("BAL-01", "balances of an unknown user give 200"),
+    "balances-digit-strings": ("BAL-01", 'balances are shown as digit strings ("120"), not numbers'),
     "debit-overdraw": ("BAL-03", "debit_points may take the balance below zero"),
     "credit-any-token": ("BAL-05", "credit/debit take any token id, even an unknown one"),
     "exchange-two-way": ("EXC-02", "the reverse of a one-way pair is allowed"),
@@ -65,6 +68,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "history-to-time-ignored": ("HIS-08", "to_time is ignored"),
     "history-token-filter-ignored": ("HIS-07", "token_id filter is ignored"),
     "history-from-time-exclusive": ("HIS-08", "from_time is exclusive"),
+    "history-to-time-exclusive": ("HIS-08", "to_time excludes rows at exactly that time"),
     "race-overdraw": ("CON-01", "exchange check-then-debit without the lock"),
     "race-lost-credit": ("CON-02", "credits read-modify-write without the lock"),
     "exchange-override-needs-saved-membership": (
@@ -82,7 +86,13 @@ FAULTS: dict[str, tuple[str, str]] = {
     "history-filtered-short-pages": (
         "HIS-09", "with a filter, limit/offset apply before it: short pages, rows missed"),
     "stateful-deleted-membership-served": (
-        "SCH-03", "GET of a membership still answers 200 after its DELETE gave 204"),
+        "MEM-09", "GET of a membership still answers 200 after its DELETE gave 204"),
+    "user-custom-auth-id-unreadable": (
+        "SCH-03", "GET /users/:auth_id finds only UUID auth_ids: a user created with its own is not found"),
+    "exchange-row-type-renamed": (
+        "EXC-11", 'exchange history rows are typed "points_exchange" (and filtered by that name)'),
+    "exchange-miles-without-membership-settles": (
+        "EXC-09", "an exchange to miles with no membership and no override is accepted and succeeds"),
 }
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from qiibee_conformance.mock.catalogue import EVENT_TYPES
+from qiibee_conformance.mock.render import RENAMED_TYPES
 from qiibee_conformance.mock.state import MockState, state_of
 from qiibee_conformance.mock.store import TxFilter
 from qiibee_conformance.mock.validation import DIGITS_RE, ApiError, list_param, page, time_us
@@ -22,17 +23,29 @@ SECOND = 1_000_000
 
 def _time_window(st: MockState, flt: TxFilter, from_us: int | None, to_us: int | None) -> None:
     exclusive = st.fault("history-from-time-exclusive")
+    if st.fault("history-to-time-ignored"):
+        to_us = None
     if st.variant("zoned-times"):
         flt.from_us, flt.from_exclusive = from_us, exclusive
-        flt.to_us = None if st.fault("history-to-time-ignored") else to_us
+        flt.to_us = _to_bound(st, to_us, 1)
         return
     if from_us is not None:
         if exclusive:
             flt.from_us = (from_us // SECOND + 1) * SECOND
         else:
             flt.from_us = -(-from_us // SECOND) * SECOND
-    if to_us is not None and not st.fault("history-to-time-ignored"):
-        flt.to_us = (to_us // SECOND) * SECOND + SECOND - 1
+    flt.to_us = _to_bound(st, to_us, SECOND)
+
+
+def _to_bound(st: MockState, to_us: int | None, unit: int) -> int | None:
+    """The last microsecond to_time lets through, rows compared at ``unit`` precision: the
+    whole unit of to_time (inclusive), or under history-to-time-exclusive not a row at
+    exactly to_time (the unit before it, when to_time falls on a unit's start)."""
+    if to_us is None:
+        return None
+    if st.fault("history-to-time-exclusive") and to_us % unit == 0:
+        return to_us - 1
+    return (to_us // unit) * unit + unit - 1
 
 
 def _empty(st: MockState, limit: int, offset: int) -> Response:
@@ -62,6 +75,9 @@ async def list_transactions(request: Request) -> Response:
         if user is not None and not st.fault("history-user-filter-ignored"):
             flt.user_pk = user.pk
     types = list_param(q, "types", brackets=not st.variant("lists-repeat-only"))
+    if types and st.fault("exchange-row-type-renamed"):  # the renamed type is the one filtered on
+        stored = {shown: kept for kept, shown in RENAMED_TYPES.items()}
+        types = [stored.get(t, f"{t} (renamed)" if t in RENAMED_TYPES else t) for t in types]
     if types:
         unknown = [t for t in types if t not in EVENT_TYPES]
         if unknown and st.variant("unknown-filter-400"):

@@ -31,6 +31,8 @@ EXTRA_KEY = "x_mock_undocumented"
 ROW_CACHE_ROWS = 100_000  # a whole benchmark history: ~1.2 KB a row, ~120 MB once every row was read
 # The store keeps "pending"/"failed" (its indexes and queries use them); only the wire names change.
 LITERAL_STATUS_NAMES = {"pending": "processing", "failed": "reversed"}
+# The exchange-row-type-renamed fault: exchange rows shown (and filtered) under another type name.
+RENAMED_TYPES = {"exchange": "points_exchange"}
 
 
 def tx_hash(tx_id: int) -> str:
@@ -52,6 +54,7 @@ class Renderer:
         self.extra = config.variant("extra-fields")
         # stored status -> shown status; literal-reading names the undocumented ones differently
         self.status_names = LITERAL_STATUS_NAMES if config.variant("literal-reading") else {}
+        self.type_names = RENAMED_TYPES if config.fault("exchange-row-type-renamed") else {}
         self._token_json: dict[int, str] = {}
         self._history_token_json: dict[int, str] = {}
         self._brand_json: dict[str, str] = {}
@@ -168,7 +171,7 @@ class Renderer:
             f'{{"id":{row.id}',
             f'"amount_received":{dumps(row.amount_received)}',
             f'"points_burned":{dumps(burned)}',
-            f'"loyalty_event_type":{dumps(row.type)}',
+            f'"loyalty_event_type":{dumps(self.type_names.get(row.type, row.type))}',
             f'"status":{dumps(self.status_names.get(row.status, row.status))}',
             f'"inserted_at":"{self.time(row.inserted_us)}"',
             f'"token":{self.token_json(row.token_id, history=True)}',

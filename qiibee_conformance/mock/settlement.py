@@ -76,8 +76,13 @@ class SettlementWorker:
                 store.finish_tx(row.id, "success", debited)
                 return
             if debited and not st.fault("settlement-no-reversal"):
-                # settlement-refund-row-only: the row is marked reversed as usual, the points stay gone
-                if not st.fault("settlement-refund-row-only"):
+                if st.fault("settlement-refund-row-only"):
+                    # shown reversed (the failed row and a refund row of its own), the points stay gone
+                    store.insert_tx(
+                        type="credit_points", status="success", user_pk=row.user_pk, token_id=row.token_id,
+                        token_to_id=None, amount=row.amount, amount_received=str(row.amount),
+                    )
+                else:
                     store.add_balance(row.user_pk, row.token_id, row.amount)
                 debited = False
             store.finish_tx(row.id, "failed", debited)

@@ -305,15 +305,18 @@ class Store:
         offset: int,
         oldest_first: bool,
         by_email: bool = False,
+        prefix_only: bool = False,
     ) -> tuple[list[UserRow], int]:
+        """``prefix_only`` is the users-email-like-prefix-only fault: only emails starting with it."""
         where: list[str] = []
         args: list[Any] = []
         if email_like:
+            found = "= 1" if prefix_only else "> 0"
             if case_sensitive:
-                where.append("instr(email, ?) > 0")
+                where.append(f"instr(email, ?) {found}")
                 args.append(email_like)
             else:
-                where.append("instr(email_lower, ?) > 0")
+                where.append(f"instr(email_lower, ?) {found}")
                 args.append(email_like.lower())
         if from_us is not None:
             where.append("created_us >= ?")

@@ -108,8 +108,20 @@ async def create_user(request: Request) -> Response:
 
 async def get_user(request: Request) -> Response:
     st = state_of(request)
-    user = st.user_or_404(request.path_params["auth_id"])
+    auth_id = request.path_params["auth_id"]
+    if st.fault("user-custom-auth-id-unreadable") and not _is_uuid(auth_id):
+        # The fault looks users up as if every auth_id were a UUID the server generated.
+        raise ApiError("user not found", 404)
+    user = st.user_or_404(auth_id)
     return st.ok(st.renderer.user(user))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 async def update_user(request: Request) -> Response:
@@ -131,7 +143,7 @@ async def update_user(request: Request) -> Response:
         raise ApiError("email is required: PUT replaces the whole user")
     changes = _profile(u)
     if "email" in u:
-        email = _email(st, u, validate=True)
+        email = _email(st, u, validate=not st.fault("user-update-email-unvalidated"))
         if not st.fault("user-update-ignores-email"):
             changes["email"] = email
     new_auth = u.get("auth_id")
@@ -166,7 +178,8 @@ async def list_users(request: Request) -> Response:
     bad_time = 404 if literal else 400
     rows, total = st.store.list_users(
         email_like=q.get("email_like") or None,
-        case_sensitive=literal or st.fault("users-email-like-case-sensitive"),
+        case_sensitive=literal,
+        prefix_only=st.fault("users-email-like-prefix-only"),
         from_us=time_us(q.get("from_time"), "from_time", bad_time),
         to_us=time_us(q.get("to_time"), "to_time", bad_time),
         limit=limit,
@@ -176,6 +189,8 @@ async def list_users(request: Request) -> Response:
     )
     if st.fault("users-total-count-page"):
         total = len(rows)
+    if st.fault("users-unsorted-page"):  # the right users, each page in email order
+        rows.sort(key=lambda r: r.email.lower())
     items = [st.renderer.user_json(r) for r in rows]
     body = st.renderer.page({"offset": offset, "limit": limit, "total_count": total}, "users", items)
     return st.raw(body)

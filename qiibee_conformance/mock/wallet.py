@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID, INACTIVE_PAIRS, PAIRS, TOKEN_TYPES, TOKENS
-from qiibee_conformance.mock.state import state_of
+from qiibee_conformance.mock.state import MockState, state_of
 from qiibee_conformance.mock.validation import ApiError, list_param
 
 
@@ -28,16 +30,24 @@ async def whitelist(request: Request) -> Response:
     return st.ok([st.renderer.pair(p) for p in pairs])
 
 
+def _balance(st: MockState, token_id: int, amount: int) -> dict[str, Any]:
+    """One entry; the balances-digit-strings fault writes the balance as a string ("120")."""
+    entry = st.renderer.balance(token_id, amount)
+    if st.fault("balances-digit-strings"):
+        entry["balance"] = str(amount)
+    return entry
+
+
 async def balances(request: Request) -> Response:
     """The brand's own token always (even 0), then every token the user holds."""
     st = state_of(request)
     user = st.store.user_by_auth_id(request.path_params["auth_id"])
     if user is None:
         if st.fault("balances-unknown-user-200"):
-            return st.ok([st.renderer.balance(BRAND_TOKEN_ID, 0)])
+            return st.ok([_balance(st, BRAND_TOKEN_ID, 0)])
         raise ApiError("user not found", 404)
     held = dict(st.store.balances(user.pk))
     own = held.pop(BRAND_TOKEN_ID, 0)
-    entries = [st.renderer.balance(BRAND_TOKEN_ID, own)]
-    entries += [st.renderer.balance(tid, amt) for tid, amt in held.items() if tid in TOKENS]
+    entries = [_balance(st, BRAND_TOKEN_ID, own)]
+    entries += [_balance(st, tid, amt) for tid, amt in held.items() if tid in TOKENS]
     return st.ok(entries)
