@@ -33,11 +33,16 @@ def _handler(upstream: str) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the test output is the certify report."""
 
-        def _forward(self, body: bytes | None) -> requests.Response:
+        def _request(self) -> tuple[str, str, dict[str, str]]:
+            """What to forward, read now: on a kept-alive connection the handler object, with
+            its command, path and headers, serves the next request before a delayed one goes."""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            return requests.request(
-                self.command, upstream + self.path, headers=headers, data=body, timeout=30
-            )
+            return self.command, upstream + self.path, headers
+
+        @staticmethod
+        def _send(request: tuple[str, str, dict[str, str]], body: bytes | None) -> requests.Response:
+            method, url, headers = request
+            return requests.request(method, url, headers=headers, data=body, timeout=30)
 
         def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
             self.send_response(status)
@@ -54,13 +59,13 @@ def _handler(upstream: str) -> type[BaseHTTPRequestHandler]:
             user = parsed.get("user") if isinstance(parsed, dict) else None
             posted = self.command == "POST"
             if posted and isinstance(tx, dict) and tx.get("type") in ("credit_points", "debit_points"):
-                threading.Timer(APPLY_DELAY, self._forward, args=(body,)).start()
+                threading.Timer(APPLY_DELAY, self._send, args=(self._request(), body)).start()
                 self._reply(202, b"")
                 return
             if posted and self.path == "/users" and isinstance(user, dict) and "email" not in user:
                 self._reply(422, json.dumps({"detail": "email: field required"}).encode())
                 return
-            answer = self._forward(body)
+            answer = self._send(self._request(), body)
             self._reply(answer.status_code, answer.content, answer.headers.get("Content-Type", ""))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815 - http.server's names

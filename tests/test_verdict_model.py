@@ -21,7 +21,7 @@ from qiibee_conformance.certify.results import (
     assemble,
 )
 from qiibee_conformance.checks.base import Check, advise, ensure
-from qiibee_conformance.checks.outcome import ADVISORY, FAILED, UNTESTABLE, VERIFIED, run_check
+from qiibee_conformance.checks.outcome import ADVISORY, FAILED, UNTESTABLE, VERIFIED, file_note, run_check
 from qiibee_conformance.findings import Finding, Level, Nonconformity, Untestable, stable_text
 from qiibee_conformance.requirements import REQUIREMENTS
 
@@ -136,3 +136,12 @@ def test_reports_carry_levels_counts_and_advisories() -> None:
     assert "ADVISORY" in (case.findtext("system-out") or "")
     skipped = next(c for c in junit.iter("testcase") if c.get("name", "").startswith("EXC-02"))
     assert skipped.find("skipped") is not None
+
+
+def test_a_check_notes_what_it_could_not_try() -> None:
+    def body(ctx: object) -> None:
+        file_note("reverses not tried: 202 -> 101 (no funds of token 202)")
+
+    outcome = _run("EXC-02", body)
+    assert outcome.status == VERIFIED
+    assert outcome.notes == ("reverses not tried: 202 -> 101 (no funds of token 202)",)

@@ -25,6 +25,7 @@ EVIDENCE = "evidence"
 FINDING = "finding"
 ADVISORIES = "advisories"
 PREREQUISITE = "prerequisite"
+NOTES = "notes"
 _EVIDENCE_SHOWN = 4
 
 
@@ -48,6 +49,8 @@ def render_advisories(advisories: Iterable[Finding]) -> str:
 def report_outcome(outcome: CheckOutcome, node: pytest.Item, *, strict: bool) -> None:
     """Turn ``outcome`` into this test's pytest outcome and properties."""
     node.user_properties.append((CHECK_SECONDS, outcome.seconds))
+    if outcome.notes:
+        node.user_properties.append((NOTES, json.dumps(list(outcome.notes))))
     if outcome.error is not None:
         raise outcome.error
     if outcome.advisories:

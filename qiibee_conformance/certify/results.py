@@ -48,6 +48,7 @@ class ItemRecord:
     finding: dict[str, Any] | None = None
     advisories: list[dict[str, Any]] = field(default_factory=list)
     prerequisite: str | None = None
+    notes: list[str] = field(default_factory=list)
     run_error: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +122,7 @@ class RequirementResult:
             "duration_s": round(self.duration, 3),
             "findings": self.findings,
             "advisories": self.advisories,
+            "notes": [n for t in self.tests for n in t.notes],
             "tests": [t.to_dict() for t in self.tests],
             "evidence": self.evidence,
         }

@@ -22,7 +22,14 @@ from typing import Any, TextIO
 import pytest
 
 from qiibee_conformance import run_control
-from qiibee_conformance.certify.outcomes import ADVISORIES, CHECK_SECONDS, EVIDENCE, FINDING, PREREQUISITE
+from qiibee_conformance.certify.outcomes import (
+    ADVISORIES,
+    CHECK_SECONDS,
+    EVIDENCE,
+    FINDING,
+    NOTES,
+    PREREQUISITE,
+)
 from qiibee_conformance.certify.plugin import RUN_ERROR_KEY, SETTINGS_KEY
 from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, UNMARKED_GROUP, ItemRecord
 from qiibee_conformance.certify.selection import group_of, requirement_ids
@@ -196,7 +203,7 @@ class Collector:
                 record.duration = float(value)  # a business check that ran ahead of its test
             elif name == PREREQUISITE:
                 record.prerequisite = self._clean(str(value))
-            elif name in (EVIDENCE, FINDING, ADVISORIES):
+            elif name in (EVIDENCE, FINDING, ADVISORIES, NOTES):
                 try:
                     self._take(record, name, value)
                 except Exception as err:  # a malformed entry must not abort the whole run
@@ -245,6 +252,8 @@ class Collector:
             record.finding = parsed
         elif name == ADVISORIES and isinstance(parsed, list):
             record.advisories.extend(a for a in parsed if isinstance(a, dict))
+        elif name == NOTES and isinstance(parsed, list):
+            record.notes.extend(str(n) for n in parsed)
 
     def _evidence(self, value: object) -> list[dict[str, Any]]:
         """Evidence entries are JSON lists of exchanges; re-redacted as a second line of defence."""

@@ -136,7 +136,6 @@ class CheckContext:
         self._counter = itertools.count(1)
         self._memo: dict[str, tuple[bool, Any]] = {}
         self.users: list[CreatedUser] = []
-        self.notes: list[str] = []
         self.settlement_broken = False
         self.list_encodings: dict[str, str] = {}
         self.prerequisites: dict[str, prerequisites.Prerequisite] = {}

@@ -25,6 +25,7 @@ from qiibee_conformance.checks.exchange_run import (
     exchange_run,
     minimal_amount,
 )
+from qiibee_conformance.checks.outcome import file_note
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Catalogue, Pair, Token, parse_rate
 from qiibee_conformance.evidence import Exchange
@@ -96,7 +97,7 @@ def one_way(ctx: CheckContext) -> None:
             + ("; ".join(untested) or "the whitelist has no one-way pair to or from the brand token")
         )
     if untested:
-        ctx.notes.append("EXC-02: reverses not tried: " + "; ".join(untested))
+        file_note("reverses not tried: " + "; ".join(untested))
 
 
 def _inbound_one_way(catalogue: Catalogue) -> list[Pair]:

@@ -33,11 +33,16 @@ VERIFIED, FAILED, ADVISORY, UNTESTABLE = "verified", "failed", "advisory", "unte
 class _Recorder:
     requirement_id: str
     advisories: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, finding: Finding) -> None:
         with self.lock:
             self.advisories.append(finding)
+
+    def note(self, text: str) -> None:
+        with self.lock:
+            self.notes.append(text)
 
 
 _RECORDER: contextvars.ContextVar[_Recorder | None] = contextvars.ContextVar("qiibee_check", default=None)
@@ -49,6 +54,14 @@ def file_advisory(finding: Finding) -> None:
     if recorder is None:
         raise RuntimeError("an advisory was filed outside a running check")
     recorder.add(finding)
+
+
+def file_note(text: str) -> None:
+    """Note what a check could not try (e.g. a direction it had no funds for), for the reports."""
+    recorder = _RECORDER.get()
+    if recorder is None:
+        raise RuntimeError("a note was filed outside a running check")
+    recorder.note(text)
 
 
 def running_requirement() -> str | None:
@@ -86,6 +99,7 @@ class CheckOutcome:
     untestable: str | None = None
     prerequisite: str | None = None
     error: BaseException | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -138,4 +152,5 @@ def run_check(check: Check, ctx: CheckContext) -> CheckOutcome:
         untestable=untestable,
         prerequisite=prerequisite,
         error=error,
+        notes=tuple(recorder.notes),
     )

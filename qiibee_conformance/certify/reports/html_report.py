@@ -107,11 +107,17 @@ def _table(requirements: list[dict[str, Any]]) -> str:
             f"<tr><td>{link}</td><td>{_e(r['group'])}</td><td>{_e(r['level'])}</td>"
             f'<td class="status {_e(r["status"])}">{_e(r["status"])}</td>'
             f'<td>{_e(r["title"])}<div class="source">{_e(r["source"])}</div></td>'
-            f"<td>{_e(r['message'][:300])}</td><td>{len(r['tests'])}</td><td>{r['duration_s']:.2f}s</td></tr>"
+            f"<td>{_e(r['message'][:300])}{_notes(r)}</td><td>{len(r['tests'])}</td>"
+            f"<td>{r['duration_s']:.2f}s</td></tr>"
         )
     head = "<tr><th>Id</th><th>Group</th><th>Level</th><th>Status</th><th>Requirement and basis</th>"
     head += "<th>Result</th><th>Tests</th><th>Time</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _notes(requirement: dict[str, Any]) -> str:
+    notes = requirement.get("notes") or []
+    return "".join(f'<div class="source">note: {_e(n)}</div>' for n in notes)
 
 
 def _untestable(requirements: list[dict[str, Any]]) -> str:
