@@ -100,7 +100,7 @@ def test_rejected_key_is_a_run_error(tmp_path: Path, mock_server: EmbeddedMock) 
     result = run_certify(
         "--target", mock_server.base_url, "--api-key", SECRET_KEY, "--reports", str(tmp_path), cwd=tmp_path
     )
-    _assert_one_line_run_error(result, "API key was rejected")
+    _assert_one_line_run_error(result, "API key rejected")
     assert SECRET_KEY not in result.stdout + result.stderr
 
 

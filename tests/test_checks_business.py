@@ -34,6 +34,9 @@ FAULT_SAMPLE = {
     "history-types-ignored": "HIS-06",
     "race-lost-credit": "CON-02",
 }
+# Requirements a fault of the sample also breaks, besides its own: HIS-09 walks a types
+# filter over several pages, which history-types-ignored breaks too.
+ALSO_FAILED = {"HIS-09"}
 RUNS: dict[str, dict[str, list[str]]] = {
     "clean": {},
     "all-alternatives": {"variants": ["all-alternatives"]},
@@ -121,7 +124,7 @@ def test_correct_mock_passes(outcomes: dict[str, Outcome], name: str) -> None:
 @pytest.mark.slow
 def test_faults_fail_their_requirements(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["faults"]
-    assert _failed(outcome) == sorted(FAULT_SAMPLE.values()), outcome.output[-3000:]
+    assert _failed(outcome) == sorted({*FAULT_SAMPLE.values(), *ALSO_FAILED}), outcome.output[-3000:]
     assert outcome.exit_code == 1
     for requirement in FAULT_SAMPLE.values():
         evidence = outcome.evidence[requirement]
