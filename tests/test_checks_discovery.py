@@ -11,8 +11,8 @@ from qiibee_conformance.client import ApiClient
 from qiibee_conformance.discovery import discover
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.loadtest.reconciliation import reconcile_users
 from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID, PAIRS, one_way_pair_ids
-from qiibee_conformance.reconcile import reconcile_users
 from qiibee_conformance.settings import Settings
 
 
@@ -61,12 +61,12 @@ def test_wrong_key_is_a_run_error(mock_server: EmbeddedMock) -> None:
 
 
 def _exercise(ctx: CheckContext) -> str:
-    user = ctx.new_user("rec")
-    ctx.fund(user, 100)
+    user = ctx.api.new_user("rec")
+    ctx.api.fund(user, 100)
     for pair in ctx.catalogue.exchangeable_pairs():
         if pair.to_token.type != "miles":
-            assert ctx.exchange(user, pair, 3).status == 202
-    assert ctx.points("debit_points", user, 7).status == 202
+            assert ctx.api.exchange(user, pair, 3).status == 202
+    assert ctx.api.points("debit_points", user, 7).status == 202
     return user
 
 

@@ -18,7 +18,7 @@ import pytest
 from catalogue_helpers import pair, token
 
 from qiibee_conformance.checks.base import REGISTRY, all_checks
-from qiibee_conformance.checks.context import CheckContext, Settled
+from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange_run import (
     ExchangeRun,
     PairRun,
@@ -30,6 +30,7 @@ from qiibee_conformance.checks.exchange_run import (
     minimal_amount,
 )
 from qiibee_conformance.checks.outcome import ADVISORY, FAILED, UNTESTABLE, VERIFIED, CheckOutcome, run_check
+from qiibee_conformance.checks.target import Settled, Target
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Catalogue, Pair
 from qiibee_conformance.embedded import EmbeddedMock
@@ -153,14 +154,12 @@ def miles_catalogue() -> Catalogue:
     )
 
 
-class ScriptedMiles(CheckContext):
+class ScriptedMiles(Target):
     """Accepts an exchange to miles with no membership and settles it as told; a sign-up bonus
     of 50 sits on every user."""
 
-    def __init__(self, status: int, settles_as: str, gives_back: bool) -> None:
-        url = "http://127.0.0.1:9"
-        super().__init__(Settings(base_url=url, api_key="k"), ApiClient(url, "k"))
-        self._memo["catalogue"] = (True, miles_catalogue())
+    def __init__(self, state: CheckContext, status: int, settles_as: str, gives_back: bool) -> None:
+        super().__init__(state)
         self.status, self.settles_as, self.gives_back = status, settles_as, gives_back
         self.held = Decimal(50)
 
@@ -206,7 +205,11 @@ class ScriptedMiles(CheckContext):
 def test_exc09_levels(
     status: int, settles_as: str, gives_back: bool, wanted: str, level: Level | None
 ) -> None:
-    result = outcome(ScriptedMiles(status, settles_as, gives_back), "EXC-09")
+    url = "http://127.0.0.1:9"
+    ctx = CheckContext(Settings(base_url=url, api_key="k"), ApiClient(url, "k"))
+    ctx._memo["catalogue"] = (True, miles_catalogue())
+    ctx.api = ScriptedMiles(ctx, status, settles_as, gives_back)
+    result = outcome(ctx, "EXC-09")
     assert result.status == wanted, result
     findings = list(result.findings())
     assert [f.level for f in findings] == ([level] if level else [])

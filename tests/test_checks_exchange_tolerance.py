@@ -16,6 +16,7 @@ from qiibee_conformance.checks.concurrency import exchange_burst
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange import _override_plan
 from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, minimal_amount
+from qiibee_conformance.checks.target import Target
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Pair
 from qiibee_conformance.embedded import EmbeddedMock
@@ -92,24 +93,26 @@ def no_hold_mock(start_mock: Callable[..., EmbeddedMock]) -> str:
     return mock.base_url
 
 
-class RecordingContext(CheckContext):
+class RecordingTarget(Target):
     """Remembers the status of every exchange request, to show the burst was all accepted."""
 
-    statuses: list[int]
+    def __init__(self, state: CheckContext) -> None:
+        super().__init__(state)
+        self.statuses: list[int] = []
 
     def exchange(self, user: str, pair: Pair | tuple[int, int], amount: object, **extra: Any) -> Response:
         response = super().exchange(user, pair, amount, **extra)
-        with self._lock:
+        with self.state.lock:
             self.statuses.append(response.status)
         return response
 
 
 def test_burst_accepted_in_full_and_failed_at_settlement_conforms(no_hold_mock: str) -> None:
     settings = Settings(base_url=no_hold_mock, api_key=KEY, settle_timeout=10, burst_size=12)
-    ctx = RecordingContext(settings, ApiClient(no_hold_mock, KEY))
-    ctx.statuses = []
+    ctx = CheckContext(settings, ApiClient(no_hold_mock, KEY))
+    recording = ctx.api = RecordingTarget(ctx)
     exchange_burst(ctx)  # raises Nonconformity on a false failure
-    assert ctx.statuses.count(202) == 12  # more than the balance covers: the excess failed at settlement
+    assert recording.statuses.count(202) == 12  # beyond the balance: the excess failed at settlement
 
 
 # Amounts that expose a rate rounded before multiplying ------------------------------------

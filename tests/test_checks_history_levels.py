@@ -21,7 +21,7 @@ import pytest
 from catalogue_helpers import pair
 
 from qiibee_conformance.checks.base import REGISTRY, Check
-from qiibee_conformance.checks.context import CheckContext, unknown_value_verdict
+from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.history import (
     History,
     judge_walk,
@@ -29,6 +29,7 @@ from qiibee_conformance.checks.history import (
     tied_ids,
     token_expectation,
 )
+from qiibee_conformance.checks.list_filters import unknown_value_verdict
 from qiibee_conformance.checks.outcome import ADVISORY, FAILED, UNTESTABLE, VERIFIED, CheckOutcome, run_check
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.embedded import EmbeddedMock

@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from qiibee_conformance.checks.context import CheckContext, filter_visible, pick_answer, unknown_value_verdict
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.list_filters import filter_visible, pick_answer, unknown_value_verdict
 from qiibee_conformance.checks.whitelist import (
     _filtered,
     lists_no_pair,
@@ -140,7 +141,7 @@ def test_an_ignored_encoding_that_looks_applied_is_not_kept() -> None:
     ctx = context(target)
     answer = _filtered(ctx, ["erc20"])
     assert answer.status == 200 and len(parse_whitelist(answer)) == 3
-    assert ctx.list_encoding_known("token_to_types") is None
+    assert ctx.api.list_encoding_known("token_to_types") is None
 
 
 @pytest.mark.parametrize("other", ["ignore", "400"])
@@ -149,7 +150,7 @@ def test_a_visible_encoding_is_kept(reads: tuple[str, ...], other: str) -> None:
     ctx = context(whitelist_target(MIXED, reads=reads, other=other))
     answer = _filtered(ctx, ["fiat"])
     assert [p.to_token.type for p in parse_whitelist(answer)] == ["fiat"]
-    assert ctx.list_encoding_known("token_to_types") == reads[0]
+    assert ctx.api.list_encoding_known("token_to_types") == reads[0]
 
 
 def test_undecided_answer_prefers_a_200_over_a_rejected_encoding() -> None:
@@ -157,7 +158,7 @@ def test_undecided_answer_prefers_a_200_over_a_rejected_encoding() -> None:
     ctx = context(whitelist_target(ONE_TYPE, reads=("repeat",), other="400"))
     answer = _filtered(ctx, ["erc20"])
     assert answer.status == 200
-    assert ctx.list_encoding_known("token_to_types") is None
+    assert ctx.api.list_encoding_known("token_to_types") is None
 
 
 def test_filter_visible_needs_a_200_that_breaks_the_filter() -> None:
@@ -220,7 +221,7 @@ def test_wl03_undecided_sends_both_encodings(reads: tuple[str, ...]) -> None:
     )
     ctx = context(target)
     unknown_type(ctx)
-    assert ctx.list_encoding_known("token_to_types") is None
+    assert ctx.api.list_encoding_known("token_to_types") is None
     bogus = [sent for sent in target.sent if any(v == "qc_bogus_type" for _, v in sent)]
     assert sorted(k for sent in bogus for k, _ in sent) == ["token_to_types", "token_to_types[]"]
 

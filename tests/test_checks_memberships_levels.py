@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from qiibee_conformance.checks import all_checks
-from qiibee_conformance.checks.context import CheckContext, unknown_value_verdict
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.list_filters import unknown_value_verdict
 from qiibee_conformance.checks.outcome import ADVISORY, FAILED, UNTESTABLE, VERIFIED, CheckOutcome, run_check
 from qiibee_conformance.checks.whitelist import lists_no_pair
 from qiibee_conformance.client import ApiClient, Response

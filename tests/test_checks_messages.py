@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from qiibee_conformance.checks.context import format_time, list_param, parse_time
+from qiibee_conformance.checks.list_filters import list_param
 from qiibee_conformance.checks.messages import find_message
+from qiibee_conformance.times import format_time, parse_time
 
 
 @pytest.mark.parametrize(

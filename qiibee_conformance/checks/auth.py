@@ -33,7 +33,7 @@ class Operation:
 
 def operations(ctx: CheckContext) -> list[Operation]:
     """One valid request per documented operation, on a user of the run's own."""
-    user = ctx.memo("auth-user", lambda: ctx.new_user_full("auth"))
+    user = ctx.memo("auth-user", lambda: ctx.api.new_user_full("auth"))
     brand = ctx.brand_token_id
     provider = next(iter(ctx.settings.membership_numbers), "etihad")
     number = next(iter(ctx.settings.membership_numbers.get(provider, ())), "100014486294")

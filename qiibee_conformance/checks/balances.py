@@ -70,10 +70,10 @@ def balances_shape(ctx: CheckContext) -> None:
     funding (which needs them readable), a funded user's must list the credited token."""
     unknown = ctx.client.get(f"/users/qc-unknown-{ctx.settings.run_id}/balances")
     expect_status(unknown, (404,), "GET /users/<unknown>/balances")
-    user = ctx.new_user("bal")
+    user = ctx.api.new_user("bal")
     fresh = ctx.client.get(f"/users/{user}/balances")
     entries = _entries(fresh, "GET /users/:auth_id/balances of a new user")
-    ctx.fund(user, 3)
+    ctx.api.fund(user, 3)
     response = ctx.client.get(f"/users/{user}/balances")
     funded = _entries(response, "GET /users/:auth_id/balances of a funded user")
     ensure(funded, f"a funded user's balances list no token: {describe(response)}", response)
@@ -92,20 +92,20 @@ def balances_shape(ctx: CheckContext) -> None:
 def credit_and_debit(ctx: CheckContext) -> None:
     """Judged by the change of the balance: a new user may start with points (D27)."""
     ctx.require(prerequisites.FUNDING)
-    user = ctx.new_user("bal")
-    before = ctx.balance(user)
-    credit = ctx.points("credit_points", user, 25)
+    user = ctx.api.new_user("bal")
+    before = ctx.api.balance(user)
+    credit = ctx.api.points("credit_points", user, 25)
     expect_status(credit, (202,), "credit_points of 25")
     ensure(
-        ctx.until_balance(user, before + 25),
-        f"after credit_points of 25 the balance is {ctx.balance(user)}, not {before} + 25",
+        ctx.api.until_balance(user, before + 25),
+        f"after credit_points of 25 the balance is {ctx.api.balance(user)}, not {before} + 25",
         credit,
     )
-    debit = ctx.points("debit_points", user, "10")
+    debit = ctx.api.points("debit_points", user, "10")
     expect_status(debit, (202,), 'debit_points of "10" (a digit string)', credit)
     ensure(
-        ctx.until_balance(user, before + 15),
-        f"after credit 25 and debit 10 the balance is {ctx.balance(user)}, not {before} + 15",
+        ctx.api.until_balance(user, before + 15),
+        f"after credit 25 and debit 10 the balance is {ctx.api.balance(user)}, not {before} + 15",
         credit,
         debit,
     )
@@ -113,29 +113,29 @@ def credit_and_debit(ctx: CheckContext) -> None:
 
 @check("BAL-03")
 def debit_beyond_balance(ctx: CheckContext) -> None:
-    user = ctx.new_user("bal")
-    ctx.fund(user, 15)
-    funded = ctx.balance(user)  # 15 and whatever the user started with (D27)
+    user = ctx.api.new_user("bal")
+    ctx.api.fund(user, 15)
+    funded = ctx.api.balance(user)  # 15 and whatever the user started with (D27)
     beyond = int(funded) + 1
-    debit = ctx.points("debit_points", user, beyond)
+    debit = ctx.api.points("debit_points", user, beyond)
     expect_status(debit, (400,), f"debit_points of {beyond} from a balance of {funded}")
-    after = ctx.balance(user)
+    after = ctx.api.balance(user)
     ensure(after == funded, f"a refused debit changed the balance from {funded} to {after}", debit)
 
 
 @check("BAL-04")
 def invalid_amounts(ctx: CheckContext) -> None:
     """Any 4xx (D151: no status is named for a credit or debit), and the balance unchanged."""
-    user = ctx.new_user("bal")
-    ctx.fund(user, 50)
-    before = ctx.balance(user)
+    user = ctx.api.new_user("bal")
+    ctx.api.fund(user, 50)
+    before = ctx.api.balance(user)
     refused = []
     for kind in ("credit_points", "debit_points"):
         for amount in BAD_AMOUNTS:
-            response = ctx.points(kind, user, amount)
+            response = ctx.api.points(kind, user, amount)
             expect_4xx(response, f"{kind} with amount {amount!r}")
             refused.append(response)
-    after = ctx.balance(user)
+    after = ctx.api.balance(user)
     ensure(
         after == before,
         f"credits and debits refused for their amount changed the balance from {before} to {after}",
@@ -147,15 +147,15 @@ def invalid_amounts(ctx: CheckContext) -> None:
 def credit_only_own_points(ctx: CheckContext) -> None:
     """A credit mints the brand's own points for a user who exists: an unknown token, an airline's
     miles or an unknown user is refused (400 or 404, both tolerated), and no user is made."""
-    user = ctx.new_user("bal")
+    user = ctx.api.new_user("bal")
     unknown_token = ctx.catalogue.unused_token_id()
     probes = [
         (
-            ctx.points("credit_points", user, 5, unknown_token),
+            ctx.api.points("credit_points", user, 5, unknown_token),
             f"credit_points of token {unknown_token}, which the whitelist does not list",
         ),
         (
-            ctx.points("credit_points", f"qc-unknown-credit-{ctx.settings.run_id}", 5),
+            ctx.api.points("credit_points", f"qc-unknown-credit-{ctx.settings.run_id}", 5),
             "credit_points for a user that does not exist",
         ),
     ]
@@ -163,7 +163,7 @@ def credit_only_own_points(ctx: CheckContext) -> None:
     miles = next((p.to_token.id for p in ctx.catalogue.pairs_of_type("miles")), None)
     if miles is not None and miles != ctx.brand_token_id:
         probes.append(
-            (ctx.points("credit_points", user, 5, miles), f"credit_points of the miles token {miles}")
+            (ctx.api.points("credit_points", user, 5, miles), f"credit_points of the miles token {miles}")
         )
     for response, what in probes:
         expect_status(response, (400, 404), what)

@@ -17,7 +17,7 @@ from typing import Any
 
 from qiibee_conformance import reconcile
 from qiibee_conformance.checks.base import check, describe, ensure
-from qiibee_conformance.checks.context import CheckContext, Settled
+from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange_run import (
     SPARE,
     distinct_amounts,
@@ -27,6 +27,7 @@ from qiibee_conformance.checks.exchange_run import (
     history_burned,
     minimal_amount,
 )
+from qiibee_conformance.checks.target import Settled
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
 from qiibee_conformance.evidence import Exchange
@@ -50,7 +51,7 @@ def _burst(size: int, send: Callable[[int], Response]) -> list[Response]:
 def _after_settlement(ctx: CheckContext, user: str, accepted: int) -> Settled:
     """The user's history once nothing is in flight. Rows that never appear (fewer exchange rows
     than 202s) are judged, not waited for forever: only a row still in flight is untestable."""
-    settled = ctx.wait_settled([user], min_moves={user: accepted})
+    settled = ctx.api.wait_settled([user], min_moves={user: accepted})
     rows = settled.rows.get(user, [])
     if not settled.settled and any(reconcile.is_pending(r) for r in rows):
         raise Untestable("the burst did not settle before the deadline (see SET-01)")
@@ -59,8 +60,8 @@ def _after_settlement(ctx: CheckContext, user: str, accepted: int) -> Settled:
 
 def _final_balance(ctx: CheckContext, user: str, expected: Decimal) -> Decimal:
     """The balance, waiting a little for a trailing credit that applies after its 202 (D162)."""
-    balance = ctx.balance(user)
-    if balance != expected and ctx.until_balance(user, expected):
+    balance = ctx.api.balance(user)
+    if balance != expected and ctx.api.until_balance(user, expected):
         return expected
     return balance
 
@@ -69,14 +70,14 @@ def _final_balance(ctx: CheckContext, user: str, expected: Decimal) -> Decimal:
 def exchange_burst(ctx: CheckContext) -> None:
     """No overdraw, each 202 once in the history (D80), and no more exchanges kept than the
     funds cover, judged after settlement (D161)."""
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     size = max(2, ctx.settings.burst_size)
     amount = minimal_amount(pair)
     covered = amount * (size // 2)
     user = exact_user(ctx, covered, "con")  # a sign-up bonus is cleared: the funds are what is covered
-    responses = _burst(size, lambda _: ctx.exchange(user, pair, amount))
+    responses = _burst(size, lambda _: ctx.api.exchange(user, pair, amount))
     # A trailing credit keeps the burst's rows from being the newest (robust to paging faults).
-    funded = covered + ctx.trailer(user)
+    funded = covered + ctx.api.trailer(user)
     cover = funded // amount  # the trailing credit may land before the burst settles
     accepted = [r for r in responses if r.status == 202]
     odd = [r for r in responses if r.status not in (202, 400)]
@@ -91,7 +92,7 @@ def exchange_burst(ctx: CheckContext) -> None:
     rows = settled.rows.get(user, [])
     moves = exchange_rows(rows, pair, amount)
     evidence: list[Evidence] = [*accepted[:2], *settled.evidence]
-    balance = ctx.balance(user)
+    balance = ctx.api.balance(user)
     ensure(
         balance >= 0,
         f"after a burst of {size} exchanges of {amount} on a balance of {covered}, the balance is "
@@ -126,10 +127,10 @@ def exchange_burst(ctx: CheckContext) -> None:
 @check("CON-02")
 def credit_burst(ctx: CheckContext) -> None:
     size = max(2, ctx.settings.burst_size)
-    user = ctx.new_user("con")
-    start = ctx.balance(user)  # a sign-up bonus is tolerated (D27): the credits are judged on top
-    before, _ = ctx.user_rows(user)
-    responses = _burst(size, lambda i: ctx.points("credit_points", user, i + 1))
+    user = ctx.api.new_user("con")
+    start = ctx.api.balance(user)  # a sign-up bonus is tolerated (D27): the credits are judged on top
+    before, _ = ctx.api.user_rows(user)
+    responses = _burst(size, lambda i: ctx.api.points("credit_points", user, i + 1))
     refused = [r for r in responses if r.status != 202]
     if refused:
         raise Nonconformity(
@@ -139,16 +140,16 @@ def credit_burst(ctx: CheckContext) -> None:
         )
     credited = Decimal(size * (size + 1) // 2)
     # Credits may apply after their 202: the debit waits for all of them, or it may be refused.
-    reached = ctx.until_balance(user, start + credited)
+    reached = ctx.api.until_balance(user, start + credited)
     if reached:
         # A trailing debit keeps the credits from being the newest rows (robust to paging faults).
-        trailing = ctx.points("debit_points", user, 1)
+        trailing = ctx.api.points("debit_points", user, 1)
         if trailing.status != 202:
             raise Untestable(
                 f"debit_points of 1 from a balance of {start + credited} gave {describe(trailing)}; "
                 "see BAL-02"
             )
-    balance = ctx.balance(user)
+    balance = ctx.api.balance(user)
     ensure(
         reached,
         f"{size} parallel credits of 1..{size} total {credited}, but within "
@@ -156,9 +157,9 @@ def credit_burst(ctx: CheckContext) -> None:
         *responses[:2],
     )
     ensure(
-        ctx.until_balance(user, start + credited - 1),
+        ctx.api.until_balance(user, start + credited - 1),
         f"{size} parallel credits of 1..{size} and then a debit of 1 should move the balance from {start} "
-        f"to {start + credited - 1}; it is {ctx.balance(user)}",
+        f"to {start + credited - 1}; it is {ctx.api.balance(user)}",
         *responses[:2],
     )
     _credits_listed_once(ctx, user, size, before)
@@ -172,7 +173,7 @@ def _credits_listed_once(ctx: CheckContext, user: str, size: int, before: list[d
     seen: dict[str, Any] = {}
 
     def counted() -> bool:
-        rows, evidence = ctx.user_rows(user)
+        rows, evidence = ctx.api.user_rows(user)
         now = _credit_amounts(rows)
         seen.update(rows=rows, evidence=evidence, counts={i: now[i] - earlier[i] for i in range(1, size + 1)})
         return all(n >= 1 for n in seen["counts"].values())
@@ -203,20 +204,20 @@ def _credit_amounts(rows: list[dict[str, Any]]) -> Counter[int]:
 def burst_reconciles(ctx: CheckContext) -> None:
     """After a burst the balance reconciles with the history, and distinct acceptances are
     distinct transactions (D77): a burst of different amounts, all covered, each 202 its own row."""
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     amounts = distinct_amounts(pair, max(2, ctx.settings.burst_size))
     if len(amounts) < 2:
         raise Untestable("fewer than two different amounts fit the simple pair's USD limits")
-    user = ctx.new_user("con")
-    ctx.fund(user, sum(amounts) + SPARE)
-    start = ctx.balance(user)
-    responses = _burst(len(amounts), lambda i: ctx.exchange(user, pair, amounts[i]))
+    user = ctx.api.new_user("con")
+    ctx.api.fund(user, sum(amounts) + SPARE)
+    start = ctx.api.balance(user)
+    responses = _burst(len(amounts), lambda i: ctx.api.exchange(user, pair, amounts[i]))
     accepted = {a: r for a, r in zip(amounts, responses, strict=True) if r.status == 202}
     if len(accepted) < 2:
         raise Untestable(
             f"fewer than two exchanges of the burst were accepted (first: {describe(responses[0])})"
         )
-    trailer = ctx.trailer(user)
+    trailer = ctx.api.trailer(user)
     settled = _after_settlement(ctx, user, len(accepted))
     rows = settled.rows.get(user, [])
     evidence: list[Evidence] = [*list(accepted.values())[:2], *settled.evidence]

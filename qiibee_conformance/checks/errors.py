@@ -34,7 +34,7 @@ def _shown(responses: Iterable[Response]) -> str:
 def _promised(ctx: CheckContext) -> list[tuple[Response, int]]:
     """Requests whose answer, with the status paired to it, the documents promise "with error
     message" (D13). Other statuses of the same requests are judged elsewhere, not here."""
-    user = ctx.memo("err-user", lambda: ctx.new_user("err"))
+    user = ctx.memo("err-user", lambda: ctx.api.new_user("err"))
     unknown = _unknown(ctx)
     c = ctx.client
     membership = "/users/" + user + "/memberships"
@@ -64,7 +64,7 @@ def _promised(ctx: CheckContext) -> list[tuple[Response, int]]:
             400,
         ),
         # The vendor's Points Bank page: an unknown user is "404 with an error message".
-        (ctx.points("credit_points", unknown, 1), 404),
+        (ctx.api.points("credit_points", unknown, 1), 404),
     ]
 
 
@@ -137,7 +137,7 @@ def _huge_value_probes(ctx: CheckContext, user: str) -> list[Response]:
 
 @check("ERR-02")
 def invalid_input_is_4xx(ctx: CheckContext) -> None:
-    user = ctx.memo("err-user", lambda: ctx.new_user("err"))
+    user = ctx.memo("err-user", lambda: ctx.api.new_user("err"))
     probes = _malformed_probes(ctx, user) + _wrong_shape_probes(ctx, user)
     bad = [r for r in probes if not 400 <= r.status < 500]
     if bad:
@@ -152,7 +152,7 @@ def invalid_input_is_4xx(ctx: CheckContext) -> None:
 def _undocumented(ctx: CheckContext) -> list[Response]:
     """Methods the documents do not list, on documented paths, sent only to a user of the run's
     own (a 2xx may change what it addresses); DELETE of the user itself goes last."""
-    user = ctx.new_user("err")
+    user = ctx.api.new_user("err")
     path = f"/users/{user}"
     c = ctx.client
     provider = f"{path}/memberships/etihad"

@@ -87,9 +87,9 @@ def one_way(ctx: CheckContext) -> None:
         tested.append(f"{pair.to_token.id}→{pair.from_token.id}")
     for pair in _inbound_one_way(catalogue):
         amount = _reverse_amount(pair.to_token, pair.from_token)
-        user = ctx.new_user("x")
-        ctx.fund(user, amount + SPARE)
-        _refused_reverse(ctx, user, pair, ctx.balance(user), "the user holds enough brand points")
+        user = ctx.api.new_user("x")
+        ctx.api.fund(user, amount + SPARE)
+        _refused_reverse(ctx, user, pair, ctx.api.balance(user), "the user holds enough brand points")
         tested.append(f"{pair.to_token.id}→{pair.from_token.id}")
     if not tested:
         raise Untestable(
@@ -122,17 +122,19 @@ def _holders(ctx: CheckContext, tokens: list[Token]) -> dict[int, tuple[str, Dec
     missing = {t.id: t for t in tokens if t.id not in found}
     if not missing:
         return found
-    user = ctx.new_user("x")
+    user = ctx.api.new_user("x")
     wanted: dict[int, Decimal] = {}
     for token in missing.values():
-        before = ctx.read_balance(user, token.id)
+        before = ctx.api.read_balance(user, token.id)
+        if not isinstance(before, Decimal):
+            continue
         amount = max(SPARE, _reverse_amount(token, ctx.catalogue.brand_token))
-        if isinstance(before, Decimal) and ctx.points("credit_points", user, amount, token.id).status == 202:
+        if ctx.api.points("credit_points", user, amount, token.id).status == 202:
             wanted[token.id] = before + amount
     if wanted:
-        ctx.poll(lambda: all(ctx.balance(user, t) >= held for t, held in wanted.items()))
+        ctx.poll(lambda: all(ctx.api.balance(user, t) >= held for t, held in wanted.items()))
     for token_id, held in wanted.items():
-        if ctx.balance(user, token_id) >= held:
+        if ctx.api.balance(user, token_id) >= held:
             found[token_id] = (user, held)
     return found
 
@@ -148,15 +150,15 @@ def _refused_reverse(ctx: CheckContext, user: str, pair: Pair, held: Decimal, no
     """The exchange pair.to → pair.from is not listed: 400, and the balance stays (D60, D71)."""
     source, target = pair.to_token, pair.from_token
     amount = max(1, min(int(held), _reverse_amount(source, target)))
-    before = ctx.balance(user, source.id)
-    response = ctx.exchange(user, (source.id, target.id), amount)
+    before = ctx.api.balance(user, source.id)
+    response = ctx.api.exchange(user, (source.id, target.id), amount)
     expect_status(
         response,
         (400,),
         f"exchange of {amount} from token {source.id} to token {target.id}: only "
         f"{pair.from_token.id}→{pair.to_token.id} is whitelisted ({note})",
     )
-    after = ctx.balance(user, source.id)
+    after = ctx.api.balance(user, source.id)
     ensure(
         after == before,
         f"a refused exchange from token {source.id} changed that balance from {before} to {after}",
@@ -231,21 +233,21 @@ def _multiple_above(step: int, least: int) -> int:
 
 @check("EXC-04")
 def rate_override_not_stored(ctx: CheckContext) -> None:
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     base, amount, override = _override_plan(pair)
-    user = ctx.new_user("x")
-    ctx.fund(user, 2 * base + amount + 1)  # one spare: spending the whole balance is EXC-05's
-    first = ctx.exchange(user, pair, base)
-    with_override = ctx.exchange(user, pair, amount, exchange_rate_override=float(override))
-    again = ctx.exchange(user, pair, base)
-    ctx.trailer(user)
+    user = ctx.api.new_user("x")
+    ctx.api.fund(user, 2 * base + amount + 1)  # one spare: spending the whole balance is EXC-05's
+    first = ctx.api.exchange(user, pair, base)
+    with_override = ctx.api.exchange(user, pair, amount, exchange_rate_override=float(override))
+    again = ctx.api.exchange(user, pair, base)
+    ctx.api.trailer(user)
     for response, what in (
         (first, "exchange"),
         (with_override, "exchange with exchange_rate_override"),
         (again, "the same exchange after the override"),
     ):
         expect_status(response, (202,), what)
-    settled = ctx.wait_settled([user], min_moves={user: 3})
+    settled = ctx.api.wait_settled([user], min_moves={user: 3})
     rows = settled.rows.get(user, [])
     evidence: list[Evidence] = [first, with_override, again, *settled.evidence]
     over = exchange_rows(rows, pair, amount)
@@ -274,22 +276,22 @@ def rate_override_not_stored(ctx: CheckContext) -> None:
 # EXC-05..08 ----------------------------------------------------------------------------------
 def _funded_user(ctx: CheckContext, amount: int) -> tuple[str, Decimal]:
     """A new user funded with ``amount``, and the balance it then holds (a bonus included)."""
-    user = ctx.new_user("x")
-    ctx.fund(user, amount)
-    return user, ctx.balance(user)
+    user = ctx.api.new_user("x")
+    ctx.api.fund(user, amount)
+    return user, ctx.api.balance(user)
 
 
 @check("EXC-05")
 def insufficient_balance(ctx: CheckContext) -> None:
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     amount = minimal_amount(pair)
     user = exact_user(ctx, amount)  # a sign-up bonus is cleared: the balance is exactly the amount
-    response = ctx.exchange(user, pair, amount + 1)
+    response = ctx.api.exchange(user, pair, amount + 1)
     expect_status(response, (400,), f"exchange of {amount + 1} with a balance of {amount}")
-    balance = ctx.balance(user)
+    balance = ctx.api.balance(user)
     ensure(balance == amount, f"a refused exchange changed the balance from {amount} to {balance}", response)
     # Only "more points than the user currently has" is refused: the whole balance is not more.
-    whole = ctx.exchange(user, pair, amount)
+    whole = ctx.api.exchange(user, pair, amount)
     expect_status(whole, (202,), f"exchange of {amount}, exactly the whole balance of {amount}", response)
     after = _balance_after_settlement(ctx, user)
     ensure(
@@ -303,31 +305,31 @@ def insufficient_balance(ctx: CheckContext) -> None:
 
 def _balance_after_settlement(ctx: CheckContext, user: str) -> Decimal:
     """The balance once the user's exchange has settled (Untestable if it never does)."""
-    if not ctx.wait_settled([user], min_moves={user: 1}).settled:
+    if not ctx.api.wait_settled([user], min_moves={user: 1}).settled:
         raise Untestable("the exchange did not settle before the deadline (see SET-01)")
-    return ctx.balance(user)
+    return ctx.api.balance(user)
 
 
 @check("EXC-06")
 def unknown_user(ctx: CheckContext) -> None:
-    pair = ctx.simple_pair()
-    response = ctx.exchange(f"qc-unknown-{ctx.settings.run_id}", pair, minimal_amount(pair))
+    pair = ctx.api.simple_pair()
+    response = ctx.api.exchange(f"qc-unknown-{ctx.settings.run_id}", pair, minimal_amount(pair))
     expect_status(response, (400,), "exchange for a user that does not exist")
 
 
 @check("EXC-07")
 def unknown_token(ctx: CheckContext) -> None:
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     amount = minimal_amount(pair)
     user, _ = _funded_user(ctx, amount * 2)
     bogus = ctx.catalogue.unused_token_id()
     expect_status(
-        ctx.exchange(user, (pair.from_token.id, bogus), amount),
+        ctx.api.exchange(user, (pair.from_token.id, bogus), amount),
         (400,),
         f"exchange to token {bogus}, which does not exist",
     )
     expect_status(
-        ctx.exchange(user, (bogus, pair.to_token.id), amount),
+        ctx.api.exchange(user, (bogus, pair.to_token.id), amount),
         (400,),
         f"exchange from token {bogus}, which does not exist",
     )
@@ -337,25 +339,25 @@ def unknown_token(ctx: CheckContext) -> None:
 def amount_forms(ctx: CheckContext) -> None:
     """Decimals and fractions: 400 (D61); zero and negatives: a 4xx (D62); a boolean: a 4xx
     (D167); a digit string: accepted. No refused request moves the balance."""
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     low = minimal_amount(pair)
     user, held = _funded_user(ctx, 4 * low + 10)
     for amount in (low + 0.5, f"{low}.5", f"{2 * low + 1}/2"):
-        expect_status(ctx.exchange(user, pair, amount), (400,), f"exchange with amount {amount!r}")
+        expect_status(ctx.api.exchange(user, pair, amount), (400,), f"exchange with amount {amount!r}")
     for amount in (0, "0", -low, f"-{low}"):
-        expect_4xx(ctx.exchange(user, pair, amount), f"exchange with amount {amount!r}")
+        expect_4xx(ctx.api.exchange(user, pair, amount), f"exchange with amount {amount!r}")
     _boolean_amount_refused(ctx, user, pair, held)
     expect_status(
-        ctx.exchange(user, pair, str(low)), (202,), f"exchange with amount {str(low)!r} (digit string)"
+        ctx.api.exchange(user, pair, str(low)), (202,), f"exchange with amount {str(low)!r} (digit string)"
     )
 
 
 def _boolean_amount_refused(ctx: CheckContext, user: str, pair: Pair, held: Decimal) -> None:
     """JSON true is neither an integer nor a string of digits (a wrong type: a 4xx), even where a
     language reads it as 1; the refused requests leave the balance as it was."""
-    response = ctx.exchange(user, pair, True)
+    response = ctx.api.exchange(user, pair, True)
     expect_4xx(response, "exchange with amount true (a boolean, not an integer or a string of digits)")
-    balance = ctx.balance(user)
+    balance = ctx.api.balance(user)
     ensure(
         balance == held,
         f"after exchanges with invalid amounts were refused, the balance is {balance}, not {held}",
@@ -383,7 +385,7 @@ def _without_membership(ctx: CheckContext, pair: Pair) -> None:
     amount = minimal_amount(pair)
     user, held = _funded_user(ctx, amount + SPARE)
     what = f"exchange of {amount} to miles token {pair.to_token.id} with no saved membership and no override"
-    response = ctx.exchange(user, pair, amount)
+    response = ctx.api.exchange(user, pair, amount)
     if response.status >= 500:
         raise Nonconformity(f"{what}: {describe(response)}", [response], level=Level.FAIL)
     if response.status != 202:
@@ -396,7 +398,7 @@ def _without_membership(ctx: CheckContext, pair: Pair) -> None:
             actual=f"HTTP {response.status}",
         )
         return
-    settled = ctx.wait_settled([user], min_moves={user: 1})
+    settled = ctx.api.wait_settled([user], min_moves={user: 1})
     row = exchange_row(settled.rows.get(user, []), pair, amount)
     evidence: list[Evidence] = [response, *settled.evidence]
     if row is None:
@@ -409,7 +411,7 @@ def _without_membership(ctx: CheckContext, pair: Pair) -> None:
             evidence,
             level=Level.FAIL,
         )
-    balance = held if ctx.until_balance(user, held) else ctx.balance(user)  # a reversal may lag
+    balance = held if ctx.api.until_balance(user, held) else ctx.api.balance(user)  # a reversal may lag
     if balance != held:
         raise Nonconformity(
             f"{what} was accepted and failed, but the balance is {balance}, not the {held} held before "
@@ -422,19 +424,19 @@ def _without_membership(ctx: CheckContext, pair: Pair) -> None:
 @check("EXC-10")
 def membership_override(ctx: CheckContext) -> None:
     pairs = _miles_pairs(ctx)
-    user = ctx.new_user("x")
-    saved = ctx.save_memberships(user)
+    user = ctx.api.new_user("x")
+    saved = ctx.api.save_memberships(user)
     if not saved:
         raise Untestable("no membership could be saved: no valid number configured (membership_numbers)")
     amounts = {p.to_token.id: minimal_amount(p) for p in pairs}
-    ctx.fund(user, 2 * sum(amounts.values()) + 1)
+    ctx.api.fund(user, 2 * sum(amounts.values()) + 1)
     accepted: tuple[Pair, Response, str] | None = None
     for pair in pairs:
         for provider, numbers in ctx.settings.membership_numbers.items():
             if provider not in saved:
                 continue
             other = next((n for n in numbers if n != saved[provider]), saved[provider])
-            response = ctx.exchange(user, pair, amounts[pair.to_token.id], brandB_membership_number=other)
+            response = ctx.api.exchange(user, pair, amounts[pair.to_token.id], brandB_membership_number=other)
             if response.status == 202:
                 accepted = (pair, response, other)
                 break
@@ -443,8 +445,8 @@ def membership_override(ctx: CheckContext) -> None:
     if accepted is None:
         raise Untestable("no miles exchange was accepted with a configured membership number override")
     pair, response, other = accepted
-    ctx.trailer(user)
-    ctx.wait_settled([user], min_moves={user: 1})
+    ctx.api.trailer(user)
+    ctx.api.wait_settled([user], min_moves={user: 1})
     evidence: list[Response] = [response]
     for provider, number in saved.items():
         got = ctx.client.get(f"/users/{user}/memberships/{provider}")
@@ -457,7 +459,9 @@ def membership_override(ctx: CheckContext) -> None:
             f"is {shown!r}, not {number!r}: the override was stored",
             *evidence,
         )
-    invalid = ctx.exchange(user, pair, amounts[pair.to_token.id], brandB_membership_number=INVALID_MEMBERSHIP)
+    invalid = ctx.api.exchange(
+        user, pair, amounts[pair.to_token.id], brandB_membership_number=INVALID_MEMBERSHIP
+    )
     expect_status(invalid, (400,), f"exchange with brandB_membership_number {INVALID_MEMBERSHIP!r}")
 
 
@@ -495,11 +499,11 @@ def _override_alone(ctx: CheckContext, proof: PairRun, numbers: list[tuple[str, 
     failed = False
     for _provider, number in numbers:
         user, _ = _funded_user(ctx, amount + SPARE)
-        response = ctx.exchange(user, pair, amount, brandB_membership_number=number)
+        response = ctx.api.exchange(user, pair, amount, brandB_membership_number=number)
         tried.append(response)
         if response.status != 202:
             continue
-        settled = ctx.wait_settled([user], min_moves={user: 1})
+        settled = ctx.api.wait_settled([user], min_moves={user: 1})
         row = exchange_row(settled.rows.get(user, []), pair, amount)
         if row is None or reconcile.is_pending(row):
             raise Untestable("the exchange with brandB_membership_number alone did not settle (see SET-01)")

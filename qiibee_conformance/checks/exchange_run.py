@@ -23,7 +23,8 @@ from typing import Any
 
 from qiibee_conformance import reconcile
 from qiibee_conformance.checks.base import describe
-from qiibee_conformance.checks.context import CheckContext, Settled
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.target import Settled
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair, parse_rate
 from qiibee_conformance.findings import Untestable
@@ -187,19 +188,19 @@ def exact_user(ctx: CheckContext, amount: int, tag: str = "x") -> str:
 
     A sign-up bonus (tolerated, D27) is debited first, so rules about the whole balance
     (overdraw, "more than the user has") see only what the suite funded."""
-    user = ctx.new_user(tag)
-    start = ctx.balance(user)
+    user = ctx.api.new_user(tag)
+    start = ctx.api.balance(user)
     if start:
         if start != int(start) or start < 0:
             raise Untestable(f"a new user starts with {start} points, which debit_points cannot clear")
-        cleared = ctx.points("debit_points", user, int(start))
-        if cleared.status != 202 or not ctx.until_balance(user, Decimal(0)):
+        cleared = ctx.api.points("debit_points", user, int(start))
+        if cleared.status != 202 or not ctx.api.until_balance(user, Decimal(0)):
             raise Untestable(
                 f"cannot clear the {start} points a new user starts with: debit_points gave "
                 f"{describe(cleared)}; see BAL-02"
             )
     if amount:
-        ctx.fund(user, amount)
+        ctx.api.fund(user, amount)
     return user
 
 
@@ -261,14 +262,14 @@ def _start(ctx: CheckContext, pair: Pair) -> PairRun:
         amounts = choose_amounts(pair)
     except Untestable as err:  # this pair only; the others still run
         return PairRun(pair=pair, user="", amounts=[], funded=0, skipped=err.reason)
-    user = ctx.new_user("x")
+    user = ctx.api.new_user("x")
     if pair.to_token.type == "miles":
-        ctx.save_memberships(user)
+        ctx.api.save_memberships(user)
     run = PairRun(pair=pair, user=user, amounts=amounts, funded=sum(amounts) + DEBIT + SPARE)
-    ctx.fund(user, run.funded)
-    run.start_balance = ctx.balance(user)
+    ctx.api.fund(user, run.funded)
+    run.start_balance = ctx.api.balance(user)
     for amount in amounts:
-        response = ctx.exchange(user, pair, amount)
+        response = ctx.api.exchange(user, pair, amount)
         run.responses[amount] = response
         if pair.to_token.type == "miles" and response.status == 400:
             run.skipped = (
@@ -277,7 +278,7 @@ def _start(ctx: CheckContext, pair: Pair) -> PairRun:
             )
             break
     # The debit comes last, so the exchanges are not the newest rows (robust to paging faults).
-    if ctx.points("debit_points", user, DEBIT).status == 202:
+    if ctx.api.points("debit_points", user, DEBIT).status == 202:
         run.debited = DEBIT
     return run
 
@@ -289,13 +290,14 @@ def exchange_run(ctx: CheckContext) -> ExchangeRun:
 def _build(ctx: CheckContext) -> ExchangeRun:
     runs = [_start(ctx, pair) for pair in ctx.catalogue.exchangeable_pairs()]
     active = [r for r in runs if r.skipped is None]
-    settled = ctx.wait_settled([r.user for r in active], min_moves={r.user: len(r.accepted) for r in active})
+    moves = {r.user: len(r.accepted) for r in active}
+    settled = ctx.api.wait_settled([r.user for r in active], min_moves=moves)
     for run in active:
         run.rows = settled.rows.get(run.user, [])
     _wait_for_debits(ctx, active)
     for run in active:
-        run.balance = ctx.balance(run.user)
-        run.partner_balance = ctx.balance(run.user, run.pair.to_token.id)
+        run.balance = ctx.api.balance(run.user)
+        run.partner_balance = ctx.api.balance(run.user, run.pair.to_token.id)
     return ExchangeRun(runs=runs, settled=settled)
 
 
@@ -310,7 +312,7 @@ def _wait_for_debits(ctx: CheckContext, runs: list[PairRun]) -> None:
     def listed() -> bool:
         waiting = [r for r in runs if r.debited and not _shows_debit(r.rows)]
         for run in waiting:
-            run.rows, _ = ctx.user_rows(run.user)
+            run.rows, _ = ctx.api.user_rows(run.user)
         return all(_shows_debit(r.rows) for r in waiting)
 
     ctx.poll(listed, timeout=2.0 if ctx.settlement_broken else None)

@@ -35,11 +35,13 @@ from qiibee_conformance.checks.base import (
     expect_4xx,
     expect_status,
 )
-from qiibee_conformance.checks.context import CheckContext, format_time, parse_time, unknown_value_verdict
+from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange_run import minimal_amount
+from qiibee_conformance.checks.list_filters import unknown_value_verdict
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
 from qiibee_conformance.findings import Nonconformity, Untestable
+from qiibee_conformance.times import format_time, parse_time
 
 CREDITS = (11, 12, 13, 14)
 DEBITS = (3, 4)
@@ -148,19 +150,19 @@ def _row_ids(rows: Rows) -> list[str]:
 
 
 def _build(ctx: CheckContext) -> History:
-    pair = ctx.simple_pair()
+    pair = ctx.api.simple_pair()
     amount = minimal_amount(pair)
-    user = ctx.new_user("his")
+    user = ctx.api.new_user("his")
     # Exchange early, debits last: the rows a check needs are never only the newest one.
     # credit_points may be applied after its 202: the first credit must show in the balance
     # before the exchange; it alone covers the debits (they total less than CREDITS[0]).
-    ctx.fund(user, CREDITS[0] + amount)
-    _accepted(ctx.exchange(user, pair, amount), "exchange")
+    ctx.api.fund(user, CREDITS[0] + amount)
+    _accepted(ctx.api.exchange(user, pair, amount), "exchange")
     for credit in CREDITS[1:]:
-        _accepted(ctx.points("credit_points", user, credit), "credit_points")
+        _accepted(ctx.api.points("credit_points", user, credit), "credit_points")
     for debit in DEBITS:
-        _accepted(ctx.points("debit_points", user, debit), "debit_points")
-    settled = ctx.wait_settled([user], min_moves={user: 1})
+        _accepted(ctx.api.points("debit_points", user, debit), "debit_points")
+    settled = ctx.api.wait_settled([user], min_moves={user: 1})
     if not settled.settled:
         raise Untestable("the history user's transactions did not settle (see SET-01)")
     found = listing(ctx, user, MADE, MADE_ROWS)
@@ -173,7 +175,7 @@ def history(ctx: CheckContext) -> History:
 
 def page(ctx: CheckContext, params: dict[str, Any] | list[tuple[str, Any]]) -> tuple[Response, Rows, Any]:
     """One page: (response, rows, total_tx_count); a malformed 200 is a Nonconformity."""
-    return parse_page(ctx.history(params))
+    return parse_page(ctx.api.history(params))
 
 
 def parse_page(response: Response) -> tuple[Response, Rows, Any]:
@@ -295,7 +297,7 @@ def newest_first(ctx: CheckContext) -> None:
     if len({s for s in map(_second, rows) if s is not None}) < 2:
         # Everything in one second proves nothing: add a transaction in a later second and look again.
         time.sleep(1.05)
-        expect_status(ctx.points("credit_points", ctx.new_user("his"), 1), (202,), "credit_points")
+        expect_status(ctx.api.points("credit_points", ctx.api.new_user("his"), 1), (202,), "credit_points")
         response, rows, _ = page(ctx, {})
         _check_order(rows, response, "the history")
 
@@ -315,7 +317,7 @@ BAD_PAGING: tuple[dict[str, Any], ...] = (
 
 @check("HIS-02")
 def limit_bounds(ctx: CheckContext) -> None:
-    ctx.ensure_history_total(FULL_PAGE + 1)
+    ctx.api.ensure_history_total(FULL_PAGE + 1)
     response, rows, _ = page(ctx, {"limit": 150})
     if not 400 <= response.status < 500:  # a 4xx, or at most 100 rows (D38)
         expect_status(response, (200,), "GET /transactions?limit=150 (a 4xx, or at most 100 rows)")
@@ -325,7 +327,7 @@ def limit_bounds(ctx: CheckContext) -> None:
         response,
     )
     for params in BAD_PAGING:
-        expect_4xx(ctx.history(params), f"GET /transactions with {params} (bad data)")
+        expect_4xx(ctx.api.history(params), f"GET /transactions with {params} (bad data)")
     zero, rows, _ = page(ctx, {"limit": 0})
     if not 400 <= zero.status < 500:  # SQL's LIMIT 0: an empty page, or a 4xx (D40)
         expect_status(zero, (200,), "GET /transactions?limit=0 (a 4xx, or an empty page)")
@@ -434,7 +436,7 @@ def user_filter(ctx: CheckContext) -> None:
     his = history(ctx)
     _no_strangers(his.rows, his.user, f"user_auth_id={his.user}", his.response)
     _new_user(ctx)
-    unknown = ctx.history({"user_auth_id": f"qc-unknown-{ctx.settings.run_id}"})
+    unknown = ctx.api.history({"user_auth_id": f"qc-unknown-{ctx.settings.run_id}"})
     expect_status(unknown, (200, 404), "GET /transactions for an unknown user_auth_id")
     if unknown.status == 200:
         data = unknown.data()
@@ -456,7 +458,7 @@ def _new_user(ctx: CheckContext) -> None:
     """A new user of the run's own, with nothing done to it: "If there are no transactions, an
     empty transactions list will be returned" (200, D96). The brand may credit new users on
     its own (D27, D173): such rows are tolerated, but they must be the user's, and counted."""
-    idle = ctx.new_user("his")
+    idle = ctx.api.new_user("his")
     response, rows, total = page(ctx, {"user_auth_id": idle})
     expect_status(response, (200,), "GET /transactions for a new user (no transactions of the run's)")
     _no_strangers(rows, idle, "user_auth_id=<a new user>", response)
@@ -504,10 +506,10 @@ def _types_page(ctx: CheckContext, his: History, types: list[str]) -> Response:
         return found is not None and all(kind in wanted for kind in found)
 
     def send(extra: list[tuple[str, str]]) -> Response:
-        return ctx.history([*base, *extra])
+        return ctx.api.history([*base, *extra])
 
     want = _wanted_ids(his, types)
-    return ctx.list_filter(send, "types", types, applied, exact=lambda r: _selects(r, want))
+    return ctx.api.list_filter(send, "types", types, applied, exact=lambda r: _selects(r, want))
 
 
 def _selects(response: Response, want: set[str]) -> bool:
@@ -536,9 +538,9 @@ def lists_no_row(response: Response) -> bool:
 
 def _unknown_type(ctx: CheckContext, his: History) -> None:
     def send(extra: list[tuple[str, str]]) -> Response:
-        return ctx.history([("user_auth_id", his.user), *extra])
+        return ctx.api.history([("user_auth_id", his.user), *extra])
 
-    answers = ctx.list_unknown_value(send, "types", "qc_bogus_type")
+    answers = ctx.api.list_unknown_value(send, "types", "qc_bogus_type")
     verdict = unknown_value_verdict(answers, lists_no_row)
     shown = "; ".join(f"types as {encoding}: {describe(r)}" for encoding, r in answers)
     if verdict == "nonconformity":
@@ -712,13 +714,13 @@ def _outside_window(ctx: CheckContext, his: History, earliest: datetime) -> None
 def _walk_user(ctx: CheckContext) -> tuple[str, Listing]:
     """A user with 36 credits and a debit after every 4th: a types filter thins every window of
     10 of its rows, so limit/offset applied before the filter shows as short pages."""
-    user = ctx.new_user("hisw")
-    ctx.fund(user, WALK_FUNDS)
+    user = ctx.api.new_user("hisw")
+    ctx.api.fund(user, WALK_FUNDS)
     debits = 0
     for n in range(1, WALK_CREDITS + 1):
-        _accepted(ctx.points("credit_points", user, 1), "credit_points")
+        _accepted(ctx.api.points("credit_points", user, 1), "credit_points")
         if n % WALK_DEBIT_EVERY == 0:
-            _accepted(ctx.points("debit_points", user, 1), "debit_points")
+            _accepted(ctx.api.points("debit_points", user, 1), "debit_points")
             debits += 1
     made = {reconcile.CREDIT: WALK_CREDITS + 1, reconcile.DEBIT: debits}
     found = listing(ctx, user, made, sum(made.values()))
@@ -740,9 +742,9 @@ def _walk_page(ctx: CheckContext, user: str, offset: int) -> Response:
         return found is not None and all(kind == reconcile.CREDIT for kind in found)
 
     def send(extra: list[tuple[str, str]]) -> Response:
-        return ctx.history([*base, *extra])
+        return ctx.api.history([*base, *extra])
 
-    return ctx.list_filter(send, "types", [reconcile.CREDIT], applied)
+    return ctx.api.list_filter(send, "types", [reconcile.CREDIT], applied)
 
 
 @check("HIS-09")

@@ -108,7 +108,7 @@ def _shows_created(body: Any, user: str, email: str, number: str) -> bool:
 @check("MEM-01")
 def create_and_read(ctx: CheckContext) -> None:
     provider, numbers = _valid(ctx)
-    person = ctx.new_user_full("mem")
+    person = ctx.api.new_user_full("mem")
     user = person.auth_id
     created = _created(ctx, user, provider, numbers[0])
     ensure(
@@ -148,7 +148,7 @@ def unknown_user(ctx: CheckContext) -> None:
 
 @check("MEM-03")
 def number_validated(ctx: CheckContext) -> None:
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     for provider in AIRLINES:
         for number in MALFORMED_NUMBERS:
             expect_status(
@@ -167,7 +167,7 @@ def _valid_numbers_accepted(ctx: CheckContext, user: str, configured: dict[str, 
     Each is the first membership of its user for its provider, so no re-create is involved:
     the n-th number of every provider goes to the n-th user."""
     for index in range(max((len(n) for n in configured.values()), default=0)):
-        owner = user if index == 0 else ctx.new_user("mem")
+        owner = user if index == 0 else ctx.api.new_user("mem")
         for provider, numbers in configured.items():
             if index < len(numbers):
                 _created(ctx, owner, provider, numbers[index])
@@ -199,7 +199,7 @@ def _update_validated(ctx: CheckContext, user: str, provider: str, numbers: tupl
 
 @check("MEM-04")
 def unknown_provider(ctx: CheckContext) -> None:
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     expect_status(
         _post(ctx, user, UNKNOWN_PROVIDER, DOCUMENTED_ETIHAD_NUMBERS[0]),
         (400,),
@@ -213,7 +213,7 @@ def one_per_provider(ctx: CheckContext) -> None:
     (201 or 200) or be refused with a 4xx that keeps the first (D52); a 2xx keeping the old
     number, or a 4xx changing it, is a break."""
     provider, numbers = _valid(ctx, 2)
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     first = _created(ctx, user, provider, numbers[0])
     second = _post(ctx, user, provider, numbers[1])
     replaced = _recreate(second, f"POST membership {provider} again with another number", first)
@@ -251,11 +251,11 @@ def brand_membership_is_auth_id(ctx: CheckContext) -> None:
     brand_id = ctx.settings.brand_id
     if not brand_id:
         raise Untestable("the brand's own id is not configured (brand_id)")
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     created = _created(ctx, user, brand_id, user)
     shown, one = _saved(ctx, user, brand_id, "GET the own-brand membership just created", created)
     ensure(shown == user, f"the own-brand membership shows {describe(one)}, not the auth_id", created, one)
-    other = ctx.new_user("mem")
+    other = ctx.api.new_user("mem")
     sent = f"{other}-not-it"
     answer = _post(ctx, other, brand_id, sent)
     if answer.status == 400:
@@ -290,7 +290,7 @@ def brand_membership_is_auth_id(ctx: CheckContext) -> None:
 
 @check("MEM-07")
 def empty_list(ctx: CheckContext) -> None:
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     response = ctx.client.get(f"/users/{user}/memberships")
     expect_status(response, (200,), "GET /users/:auth_id/memberships of a new user")
     ensure(response.data() == [], f"a user without memberships got {describe(response)}", response)
@@ -298,7 +298,7 @@ def empty_list(ctx: CheckContext) -> None:
 
 @check("MEM-08")
 def get_missing(ctx: CheckContext) -> None:
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     for provider in AIRLINES:
         expect_status(
             ctx.client.get(_path(user, provider)),
@@ -318,7 +318,7 @@ def _other_providers(ctx: CheckContext) -> None:
     """A membership with one provider is not one with another ("1 membership per exchange
     provider"): GET and DELETE name the provider, and must not reach the user's other one."""
     provider, numbers = _valid(ctx)
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     created = _created(ctx, user, provider, numbers[0])
     for other in (p for p in AIRLINES if p != provider):
         path = _path(user, other)
@@ -343,7 +343,7 @@ def _has_body(response: Response) -> bool:
 @check("MEM-09")
 def delete(ctx: CheckContext) -> None:
     provider, numbers = _valid(ctx)
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     created = _created(ctx, user, provider, numbers[0])
     path = _path(user, provider)
     first = ctx.client.delete(path)
@@ -363,7 +363,7 @@ def delete(ctx: CheckContext) -> None:
 
 @check("MEM-10")
 def delete_unknown_provider(ctx: CheckContext) -> None:
-    user = ctx.new_user("mem")
+    user = ctx.api.new_user("mem")
     expect_status(
         ctx.client.delete(_path(user, UNKNOWN_PROVIDER)),
         (400,),

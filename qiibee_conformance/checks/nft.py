@@ -45,9 +45,9 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
     """burned = ceil(NFT onramp ÷ point onramp) (D81), judged by the balance's change: the row's
     type is free and it may settle later (D82), the debit at acceptance or at settlement (D101)."""
     pair, burn = _nft(ctx)
-    user = ctx.new_user("nft")
-    ctx.fund(user, burn + SPARE)
-    held = ctx.balance(user)  # a sign-up bonus is tolerated (D27): only the change is judged
+    user = ctx.api.new_user("nft")
+    ctx.api.fund(user, burn + SPARE)
+    held = ctx.api.balance(user)  # a sign-up bonus is tolerated (D27): only the change is judged
     response = redeem(ctx, user, pair)
     expect_status(response, (202,), f"points to NFT {pair.to_token.id} with a balance of {held}")
     # No trailing credit here: it may still be pending when the balance is read, which would
@@ -57,17 +57,17 @@ def nft_burns_ceil(ctx: CheckContext) -> None:
     # Whether NFT redemptions show in the history is not documented: done when the balance is
     # right, or when the user's rows show the redemption settled.
     def done() -> bool:
-        rows, _ = ctx.user_rows(user)
+        rows, _ = ctx.api.user_rows(user)
         moves = [r for r in rows if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]
         if any(reconcile.is_failed(r) for r in moves):
             raise Untestable("the NFT redemption failed on the target, so the points burned cannot be seen")
         settled = bool(moves) and not any(reconcile.is_pending(r) for r in moves)
-        return settled or ctx.balance(user) == expected
+        return settled or ctx.api.balance(user) == expected
 
     if not ctx.poll(done):
         raise Untestable("the NFT redemption neither settled nor showed in the balance in time (see SET-01)")
-    _, evidence = ctx.user_rows(user)
-    balance = ctx.balance(user)
+    _, evidence = ctx.api.user_rows(user)
+    balance = ctx.api.balance(user)
     burned = held - balance
     if burned != burn:
         raise Nonconformity(
@@ -86,9 +86,9 @@ def nft_bad_requests(ctx: CheckContext) -> None:
     refused request moves the balance."""
     pair, burn = _nft(ctx)
     _refused_when_short(ctx, pair, burn)
-    rich = ctx.new_user("nft")
-    ctx.fund(rich, burn + SPARE)
-    held = ctx.balance(rich)
+    rich = ctx.api.new_user("nft")
+    ctx.api.fund(rich, burn + SPARE)
+    held = ctx.api.balance(rich)
     refusals = [*_refused_unknown(ctx, rich, pair), *_refused_incomplete(ctx, rich, pair)]
     _balance_kept(ctx, rich, held, refusals)
 
@@ -131,7 +131,7 @@ def _refused_incomplete(ctx: CheckContext, rich: str, pair: Pair) -> list[Respon
 
 def _balance_kept(ctx: CheckContext, user: str, expected: Decimal, refusals: list[Response]) -> None:
     """A refused redemption burns nothing: the balance is what was credited before it."""
-    balance = ctx.balance(user)
+    balance = ctx.api.balance(user)
     if balance != expected:
         raise Nonconformity(
             f"points-to-NFT requests refused with a 4xx changed the user's balance: "

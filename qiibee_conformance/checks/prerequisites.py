@@ -109,18 +109,18 @@ def _funding(ctx: CheckContext, user: str) -> Prerequisite:
         token = ctx.brand_token_id  # discovery: finds the token credit_points accepts
     except RunError as err:
         return Prerequisite(FUNDING, False, str(err))
-    before = ctx.read_balance(user, token)
+    before = ctx.api.read_balance(user, token)
     if isinstance(before, Response):
         if _refused(before):
             return Prerequisite(FUNDING, False, f"GET balances was refused with HTTP {before.status}")
         return _broken(FUNDING, f"the balances of a new user cannot be read: HTTP {before.status}", before)
-    credit = ctx.points("credit_points", user, FUNDING_AMOUNT, token)
+    credit = ctx.api.points("credit_points", user, FUNDING_AMOUNT, token)
     if _refused(credit):
         return Prerequisite(FUNDING, False, f"credit_points was refused with HTTP {credit.status}")
     if credit.status != 202:
         message = f"credit_points of {FUNDING_AMOUNT} brand points answered HTTP {credit.status}"
         return _broken(FUNDING, message, credit)
-    if not ctx.until_balance(user, before + FUNDING_AMOUNT, token):
+    if not ctx.api.until_balance(user, before + FUNDING_AMOUNT, token):
         return _broken(
             FUNDING,
             f"credit_points of {FUNDING_AMOUNT} answered 202 but the balance did not rise by it within "
@@ -162,7 +162,7 @@ def _history(ctx: CheckContext, user: str) -> Prerequisite:
     last: list[Response] = []
 
     def listed() -> bool:
-        last[:] = [ctx.history({"user_auth_id": user})]
+        last[:] = [ctx.api.history({"user_auth_id": user})]
         data = last[0].data()
         rows = data.get("transactions") if isinstance(data, dict) else None
         if last[0].status != 200 or not isinstance(rows, list):

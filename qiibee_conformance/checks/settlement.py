@@ -73,7 +73,7 @@ def _moved(ctx: CheckContext, run: PairRun, expected: Decimal) -> Decimal | None
     shows, and a move may apply after its 202 (D162): a balance not yet where expected is polled
     until the deadline before it is judged."""
     start = run.start_balance
-    if run.moved() != expected and start is not None and ctx.until_balance(run.user, start + expected):
+    if run.moved() != expected and start is not None and ctx.api.until_balance(run.user, start + expected):
         run.balance = start + expected
     return run.moved()
 

@@ -26,10 +26,12 @@ from qiibee_conformance.checks.base import (
     expect_4xx,
     expect_status,
 )
-from qiibee_conformance.checks.context import CheckContext, CreatedUser, format_time, parse_time
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.target import CreatedUser
 from qiibee_conformance.client import Response
 from qiibee_conformance.envelopes import user_object
 from qiibee_conformance.findings import Nonconformity, Untestable
+from qiibee_conformance.times import format_time, parse_time
 
 # Fields a target may use to expose when a user was created (none is documented).
 CREATED_FIELDS = ("inserted_at", "created_at", "createdAt", "insertedAt", "created")
@@ -77,7 +79,7 @@ def _same_email(got: Any, want: str) -> bool:
 @check("USR-01")
 def create_with_email_only(ctx: CheckContext) -> None:
     email = ctx.email("u")
-    response, user = ctx.create_user(email)
+    response, user = ctx.api.create_user(email)
     expect_status(response, (201,), "POST /users with only an email")
     shown = _written(response, "POST /users")
     ensure(
@@ -120,7 +122,7 @@ def generated_auth_id_is_uuid4(ctx: CheckContext) -> None:
         ('with "auth_id": ""', {"auth_id": ""}),
     )
     for label, fields in cases:
-        response, _ = ctx.create_user(ctx.email("u"), **fields)
+        response, _ = ctx.api.create_user(ctx.email("u"), **fields)
         expect_status(response, (201,), f"POST /users {label}")
         auth_id = _written(response, f"POST /users {label}").get("auth_id")
         _ensure_uuid4(auth_id, label, response)
@@ -139,7 +141,7 @@ def _create_with_id(ctx: CheckContext, sent_id: str) -> tuple[Response, str, boo
 
     Returns the accepted create, its auth_id, and whether the id went with it."""
     auth_id = str(uuid.uuid4())
-    response, _ = ctx.create_user(ctx.email("u"), auth_id=auth_id, id=sent_id)
+    response, _ = ctx.api.create_user(ctx.email("u"), auth_id=auth_id, id=sent_id)
     if not 400 <= response.status < 500:
         return response, auth_id, True
     advise(
@@ -151,7 +153,7 @@ def _create_with_id(ctx: CheckContext, sent_id: str) -> tuple[Response, str, boo
         actual=f"HTTP {response.status}",
     )
     auth_id = str(uuid.uuid4())
-    response, _ = ctx.create_user(ctx.email("u"), auth_id=auth_id)
+    response, _ = ctx.api.create_user(ctx.email("u"), auth_id=auth_id)
     return response, auth_id, False
 
 
@@ -202,7 +204,7 @@ def invalid_email_on_create(ctx: CheckContext) -> None:
 def duplicate_auth_id(ctx: CheckContext) -> None:
     auth_id = str(uuid.uuid4())
     first_email = ctx.email("u")
-    first, _ = ctx.create_user(first_email, auth_id=auth_id)
+    first, _ = ctx.api.create_user(first_email, auth_id=auth_id)
     expect_status(first, (201,), "POST /users with a new auth_id")
     second = ctx.client.post("/users", {"user": {"email": ctx.email("u"), "auth_id": auth_id}})
     expect_status(second, (400,), "POST /users with an auth_id that already exists", first)
@@ -318,7 +320,7 @@ def update_changes_only_sent_fields(ctx: CheckContext) -> None:
     """Every field but auth_id is updatable: PATCH changes only what it sends; PUT stores what it
     sends and may keep or clear the rest."""
     email = ctx.email("u")
-    created, user = ctx.create_user(
+    created, user = ctx.api.create_user(
         email, first_name="Ada", second_name="Lovelace", language="en", metadata={"opts_newsletter": False}
     )
     expect_status(created, (201,), "POST /users")
@@ -355,7 +357,7 @@ def update_changes_only_sent_fields(ctx: CheckContext) -> None:
 @check("USR-08")
 def auth_id_cannot_change(ctx: CheckContext) -> None:
     """Refused (any 4xx; the documents name none) or 200 with the auth_id unchanged (D34)."""
-    user = ctx.new_user_full("u")
+    user = ctx.api.new_user_full("u")
     for method in ("PUT", "PATCH"):
         other = str(uuid.uuid4())
         body: dict[str, Any] = {"auth_id": other}
@@ -391,7 +393,7 @@ def update_unknown_user(ctx: CheckContext) -> None:
 @check("USR-10")
 def invalid_email_on_update(ctx: CheckContext) -> None:
     """Warn-level (D36): the documents validate the email on create only."""
-    user = ctx.new_user_full("u")
+    user = ctx.api.new_user_full("u")
     for method in ("PUT", "PATCH"):
         response = ctx.client.request(
             method, f"/users/{user.auth_id}", json_body={"user": {"email": "not-an-email"}}
@@ -466,7 +468,7 @@ def _ordered_users(ctx: CheckContext) -> list[CreatedUser]:
             wait = 1.1 - (time.monotonic() - made[-1].finished)
             if wait > 0:
                 time.sleep(wait)
-        made.append(ctx.new_user_full(tag))
+        made.append(ctx.api.new_user_full(tag))
     return made
 
 
@@ -474,7 +476,7 @@ def _make_recent(ctx: CheckContext) -> list[CreatedUser]:
     """More than 100 users, then the three ordered ones: the most recent users of the target."""
     # No readable total_count is USR-13's finding: the fill only sharpens USR-11.
     with contextlib.suppress(Untestable):
-        ctx.ensure_user_total(FILL_TOTAL)
+        ctx.api.ensure_user_total(FILL_TOTAL)
     return _ordered_users(ctx)
 
 
@@ -585,7 +587,7 @@ def list_limit_bounds(ctx: CheckContext) -> None:
 
 
 def _paged_users(ctx: CheckContext, count: int) -> list[CreatedUser]:
-    return ctx.memo("paged-users", lambda: ctx.new_users(count, "pg"))
+    return ctx.memo("paged-users", lambda: ctx.api.new_users(count, "pg"))
 
 
 def _filtered(ctx: CheckContext, fragment: str, expected: list[str]) -> list[dict[str, Any]]:

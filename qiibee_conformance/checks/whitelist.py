@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from qiibee_conformance.checks.base import check, describe, ensure, expect_status
-from qiibee_conformance.checks.context import CheckContext, unknown_value_verdict
+from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.list_filters import unknown_value_verdict
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import WHITELIST_PATH, Pair, parse_token_id, parse_whitelist
 from qiibee_conformance.findings import Nonconformity, Untestable
@@ -47,7 +48,7 @@ def _filtered(ctx: CheckContext, types: list[str], want: list[str] | None = None
         return ctx.client.get(WHITELIST_PATH, params=params) if params else _whitelist(ctx)
 
     exact = None if want is None else (lambda r: _keys(r) == want)
-    return ctx.list_filter(send, FILTER, types, lambda r: honours(r, types), exact=exact)
+    return ctx.api.list_filter(send, FILTER, types, lambda r: honours(r, types), exact=exact)
 
 
 def probe_selection(pairs: list[Pair]) -> list[str] | None:
@@ -139,13 +140,13 @@ def unknown_type(ctx: CheckContext) -> None:
     everything = _whitelist(ctx)
     expect_status(everything, (200,), f"GET {WHITELIST_PATH}")
     selection = probe_selection(parse_whitelist(everything))
-    if ctx.list_encoding_known(FILTER) is None and selection:
+    if ctx.api.list_encoding_known(FILTER) is None and selection:
         _filtered(ctx, selection)  # proves (and keeps) the encoding the target reads, if it can be seen
 
     def send(params: list[tuple[str, str]]) -> Response:
         return ctx.client.get(WHITELIST_PATH, params=params)
 
-    answers = ctx.list_unknown_value(send, FILTER, BOGUS_TYPE)
+    answers = ctx.api.list_unknown_value(send, FILTER, BOGUS_TYPE)
     verdict = unknown_value_verdict(answers, lists_no_pair)
     shown = "; ".join(f"{FILTER} as {encoding}: {describe(r)}" for encoding, r in answers)
     if verdict == "nonconformity":
