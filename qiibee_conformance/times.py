@@ -7,9 +7,11 @@ fractions, to the second or finer (D25): "2021-09-27T14:31:10", "…10.123456789
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 MICRO_DIGITS = 6
+_FRACTION = re.compile(r"T\d\d:\d\d:\d\d[.,](\d+)")
 _EPOCH = datetime(1970, 1, 1)
 _SECONDS_MAX = 50_000
 _SECONDS: dict[str, float | None] = {}
@@ -76,12 +78,5 @@ def format_second(moment: datetime) -> str:
 
 def fraction_digits(value: object) -> int:
     """How many fractional-second digits a shown time has (0 for none or for no time)."""
-    if not isinstance(value, str) or "." not in value:
-        return 0
-    fraction = value.split(".", 1)[1]
-    digits = 0
-    for char in fraction:
-        if not char.isdigit():
-            break
-        digits += 1
-    return digits
+    found = _FRACTION.search(str(value))
+    return len(found.group(1)) if found else 0

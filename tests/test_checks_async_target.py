@@ -19,8 +19,8 @@ import pytest
 import requests
 from certify_helpers import describe, load_report, requirement_status, run_certify, serve
 
-from qiibee_conformance.checks.history import fraction_digits
 from qiibee_conformance.embedded import EmbeddedMock
+from qiibee_conformance.times import fraction_digits
 
 KEY = "async-target-key-7c2e91"
 APPLY_DELAY = 0.5

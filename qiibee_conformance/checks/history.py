@@ -16,15 +16,13 @@ failure.
 
 from __future__ import annotations
 
-import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from qiibee_conformance import reconcile
+from qiibee_conformance import reconcile, run_control
 from qiibee_conformance.checks import prerequisites
 from qiibee_conformance.checks.base import (
     advise,
@@ -41,7 +39,7 @@ from qiibee_conformance.checks.list_filters import unknown_value_verdict
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair
 from qiibee_conformance.findings import Nonconformity, Untestable
-from qiibee_conformance.times import format_time, parse_time
+from qiibee_conformance.times import MICRO_DIGITS, format_time, fraction_digits, parse_time
 
 CREDITS = (11, 12, 13, 14)
 DEBITS = (3, 4)
@@ -49,9 +47,7 @@ MADE = {reconcile.CREDIT: len(CREDITS), reconcile.DEBIT: len(DEBITS)}
 MADE_ROWS = len(CREDITS) + len(DEBITS) + 1  # and the exchange, whatever its type is called (D73)
 PAGE = 3
 FULL_PAGE = 100
-MICRO_DIGITS = 6
 ONE_MICROSECOND = timedelta(microseconds=1)
-FRACTION_RE = re.compile(r"T\d\d:\d\d:\d\d[.,](\d+)")
 # HIS-09: a types-filtered walk, limit 10, over 36 credits with a debit after every 4th.
 WALK_LIMIT = 10
 WALK_CREDITS = 35
@@ -296,7 +292,7 @@ def newest_first(ctx: CheckContext) -> None:
         )
     if len({s for s in map(_second, rows) if s is not None}) < 2:
         # Everything in one second proves nothing: add a transaction in a later second and look again.
-        time.sleep(1.05)
+        run_control.wait(1.05)
         expect_status(ctx.api.points("credit_points", ctx.api.new_user("his"), 1), (202,), "credit_points")
         response, rows, _ = page(ctx, {})
         _check_order(rows, response, "the history")
@@ -601,10 +597,6 @@ def token_filter(ctx: CheckContext) -> None:
 
 
 # HIS-08 -----------------------------------------------------------------------------------------
-def fraction_digits(value: object) -> int:
-    """How many fractional-second digits a shown time has (0 when it has none)."""
-    found = FRACTION_RE.search(str(value))
-    return len(found.group(1)) if found else 0
 
 
 def _window_ids(stamped: list[tuple[dict[str, Any], datetime]], keep: Callable[[datetime], bool]) -> set[str]:

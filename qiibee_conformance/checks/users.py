@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from qiibee_conformance import run_control
 from qiibee_conformance.checks.base import (
     advise,
     check,
@@ -31,7 +31,7 @@ from qiibee_conformance.checks.target import CreatedUser
 from qiibee_conformance.client import Response
 from qiibee_conformance.envelopes import user_object
 from qiibee_conformance.findings import Nonconformity, Untestable
-from qiibee_conformance.times import format_time, parse_time
+from qiibee_conformance.times import MICRO_DIGITS, format_time, fraction_digits, parse_time
 
 # Fields a target may use to expose when a user was created (none is documented).
 CREATED_FIELDS = ("inserted_at", "created_at", "createdAt", "insertedAt", "created")
@@ -43,8 +43,6 @@ NO_EMAIL_BODIES: tuple[dict[str, Any], ...] = (
     {"user": {"email": "", "first_name": "Ada"}},
     {"user": {"email": None, "first_name": "Ada"}},
 )
-MICRO_DIGITS = 6
-FRACTION_RE = re.compile(r"T\d\d:\d\d:\d\d[.,](\d+)")
 
 
 def _unknown(ctx: CheckContext) -> str:
@@ -467,7 +465,7 @@ def _ordered_users(ctx: CheckContext) -> list[CreatedUser]:
         if made:
             wait = 1.1 - (time.monotonic() - made[-1].finished)
             if wait > 0:
-                time.sleep(wait)
+                run_control.wait(wait)
         made.append(ctx.api.new_user_full(tag))
     return made
 
@@ -708,10 +706,6 @@ def email_like_finds_contained_fragments(ctx: CheckContext) -> None:
     ensure(listed, f"email_like={middle!r} (inside every email of this run) found nothing", response)
 
 
-def fraction_digits(value: object) -> int:
-    """How many fractional-second digits a shown time has (0 when it has none)."""
-    found = FRACTION_RE.search(str(value))
-    return len(found.group(1)) if found else 0
 
 
 # Windows with no user of the run: a window starting after now, or ending before the brand
