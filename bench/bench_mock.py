@@ -45,7 +45,8 @@ from qiibee_conformance.client import ApiClient
 from qiibee_conformance.discovery import Catalogue, Pair, create_user, credit, discover
 from qiibee_conformance.embedded import EmbeddedMock, free_port
 from qiibee_conformance.errors import RunError
-from qiibee_conformance.reconcile import fetch_history, points_burned, reconcile_users, row_id, row_type
+from qiibee_conformance.loadtest.reconciliation import reconcile_users
+from qiibee_conformance.reconcile import fetch_history, points_burned, row_id, row_type
 from qiibee_conformance.settings import Settings
 from qiibee_conformance.transport import Limits
 

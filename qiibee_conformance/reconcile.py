@@ -1,17 +1,15 @@
-"""Balances must agree with the history once everything has settled.
+"""Reading what a history and a balance say, tolerantly, for every check and the load run.
 
-Used after a load test and by the settlement checks: for each user, wait until
-no transaction is pending, then balance == credits − debits − points burned by
-non-failed exchanges/NFT redemptions (+ points received into the token), and no
-transaction id may appear twice. Rows are read tolerantly (ids int or digit
-string, amounts as numbers or decimal strings, "points_burned" or an
-equivalent field).
+History rows are read whatever the target names their fields (ids int or digit string,
+amounts as numbers or decimal strings, "points_burned" or an equivalent field) and their
+statuses ("success" documented; in-flight and failed names free). ``ledger`` sums what the
+settled rows say a balance of one token must be; the load run's reconciliation
+(``qiibee_conformance.loadtest.reconciliation``) and the settlement checks build on it.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,6 +23,9 @@ from qiibee_conformance.polling import poll
 PAGE = 100
 # Fields a target may use for the points an exchange burned ("points_burned" or an equivalent amount).
 BURNED_FIELDS = ("points_burned", "amount_burned", "burned_amount", "points", "amount")
+# The documented credit_points row carries its amount in amount_received.
+CREDIT_FIELDS = ("amount_received", "amount", "points")
+DEBIT_FIELDS = (*BURNED_FIELDS, "amount_received")
 CREDIT = "credit_points"
 DEBIT = "debit_points"
 
@@ -71,6 +72,16 @@ def points_burned(row: dict[str, Any]) -> Fraction | None:
     return row_number(row, *BURNED_FIELDS)
 
 
+def row_amount(row: dict[str, Any]) -> Fraction | None:
+    """What the row moves: credited for a credit, debited for a debit, burned for anything else."""
+    kind = row_type(row)
+    if kind == CREDIT:
+        return row_number(row, *CREDIT_FIELDS)
+    if kind == DEBIT:
+        return row_number(row, *DEBIT_FIELDS)
+    return points_burned(row)
+
+
 # Settlement statuses (DECISIONS: exchange statuses). "success" is the documented one; the in-flight
 # and failed names are the target's choice. Names below are read as in flight or failed; any other
 # name is read as in flight: a name that never moves on is an unsettled transaction, reported as
@@ -110,42 +121,75 @@ def is_nft_row(row: dict[str, Any]) -> bool:
     return isinstance(to, dict) and str(to.get("type") or "").lower() == "erc721" and kind != "exchange"
 
 
-def fetch_history(
+@dataclass
+class HistoryRead:
+    """The rows a walk of the history pages read, and whether it could read them all."""
+
+    rows: list[dict[str, Any]]
+    evidence: list[Exchange]
+    total: int | None = None  # total_tx_count of the last page read
+    complete: bool = True  # every page answered 200 with a list of rows
+    foreign: int = 0  # rows of other users a user filter let through, dropped
+
+    @property
+    def failed_status(self) -> int | None:
+        """The status of the page that could not be read (None when every page was read)."""
+        return None if self.complete or not self.evidence else self.evidence[-1].status
+
+
+def read_history(
     client: ApiClient, params: dict[str, Any] | None = None, *, max_rows: int = 100_000
-) -> tuple[list[dict[str, Any]], list[Exchange]]:
-    """Every row matching ``params``, walking the pages; plus the exchanges made."""
-    rows: list[dict[str, Any]] = []
-    evidence: list[Exchange] = []
+) -> HistoryRead:
+    """Every row matching ``params``, walking the pages, with the count and the exchanges made."""
+    read = HistoryRead(rows=[], evidence=[])
     offset = 0
     while offset < max_rows:
         query = dict(params or {})
         query.update(limit=PAGE, offset=offset)
         response = client.get("/transactions", params=query)
-        evidence.append(response.exchange)
+        read.evidence.append(response.exchange)
         data = response.data()
         page = data.get("transactions") if isinstance(data, dict) else None
         if response.status != 200 or not isinstance(page, list):
+            read.complete = False
             break
-        rows.extend(r for r in page if isinstance(r, dict))
+        read.rows.extend(r for r in page if isinstance(r, dict))
         total = data.get("total_tx_count") if isinstance(data, dict) else None
+        if isinstance(total, int) and not isinstance(total, bool):
+            read.total = total
         offset += PAGE
-        if len(page) < PAGE or (isinstance(total, int) and offset >= total):
+        if len(page) < PAGE or (read.total is not None and offset >= read.total):
             break
-    return rows, evidence
+    return read
+
+
+def fetch_history(
+    client: ApiClient, params: dict[str, Any] | None = None, *, max_rows: int = 100_000
+) -> tuple[list[dict[str, Any]], list[Exchange]]:
+    """Every row matching ``params``, walking the pages; plus the exchanges made."""
+    read = read_history(client, params, max_rows=max_rows)
+    return read.rows, read.evidence
+
+
+def read_user_history(client: ApiClient, auth_id: str) -> HistoryRead:
+    """The user's rows; rows of other users are dropped here, so a broken ``user_auth_id`` filter
+    (a finding of its own) does not disturb what is read from the history."""
+    read = read_history(client, {"user_auth_id": auth_id})
+    own = [r for r in read.rows if row_user_auth_id(r) in (auth_id, None)]
+    read.foreign, read.rows = len(read.rows) - len(own), own
+    return read
 
 
 def fetch_user_history(client: ApiClient, auth_id: str) -> tuple[list[dict[str, Any]], list[Exchange]]:
-    """The user's rows; rows of other users are dropped here, so a broken ``user_auth_id`` filter
-    (a finding of its own) does not disturb what is read from the history."""
-    rows, evidence = fetch_history(client, {"user_auth_id": auth_id})
-    return [r for r in rows if row_user_auth_id(r) in (auth_id, None)], evidence
+    """The user's rows (``read_user_history``) and the exchanges made."""
+    read = read_user_history(client, auth_id)
+    return read.rows, read.evidence
 
 
-def balance_in(response: Response, token_id: int) -> Fraction | None:
-    """The balance of ``token_id`` a balances answer shows (0 when the token is not listed);
-    None when the answer is not a readable balance list."""
-    data = response.data()
-    if response.status != 200 or not isinstance(data, list):
+def balance_from(data: Any, token_id: int) -> Fraction | None:
+    """The balance of ``token_id`` in the ``data`` of a balances answer (0 when the token is not
+    listed); None when it is not a readable balance list."""
+    if not isinstance(data, list):
         return None
     for entry in data:
         if not isinstance(entry, dict):
@@ -155,6 +199,12 @@ def balance_in(response: Response, token_id: int) -> Fraction | None:
         if parse_token_id(raw_id) == token_id:
             return parse_rate(entry.get("balance"))
     return Fraction(0)
+
+
+def balance_in(response: Response, token_id: int) -> Fraction | None:
+    """The balance of ``token_id`` a balances answer shows (0 when the token is not listed);
+    None when the answer is not a readable balance list."""
+    return balance_from(response.data(), token_id) if response.status == 200 else None
 
 
 def fetch_balance(client: ApiClient, auth_id: str, token_id: int) -> tuple[Fraction | None, Exchange]:
@@ -189,10 +239,9 @@ def ledger(rows: Iterable[dict[str, Any]], token_id: int) -> Ledger:
         src = row_token_id(row, "token")
         dst = row_token_id(row, "token_to")
         if kind == CREDIT and src == token_id:
-            # The documented credit_points row carries its amount in amount_received.
-            result.credits += row_number(row, "amount_received", "amount", "points") or 0
+            result.credits += row_amount(row) or 0
         elif kind == DEBIT and src == token_id:
-            result.debits += row_number(row, *BURNED_FIELDS, "amount_received") or 0
+            result.debits += row_amount(row) or 0
         elif src == token_id and (kind == "exchange" or is_nft_row(row)):
             result.burned += points_burned(row) or 0
         elif dst == token_id and src != token_id and settlement_state(row) == SETTLED_SUCCESS:
@@ -202,102 +251,22 @@ def ledger(rows: Iterable[dict[str, Any]], token_id: int) -> Ledger:
     return result
 
 
-@dataclass(frozen=True)
-class Discrepancy:
-    auth_id: str
-    message: str
-    evidence: list[Exchange] = field(default_factory=list)
+def wait_settled(client: ApiClient, auth_id: str, *, deadline: float) -> tuple[HistoryRead, bool]:
+    """Read the user's history until no row is in flight or the deadline passes (polled with
+    backoff); the last read, and whether it showed every row settled."""
+    reads: list[HistoryRead] = []
 
+    def settled() -> bool:
+        reads[:] = [read_user_history(client, auth_id)]
+        return not any(is_pending(r) for r in reads[0].rows)
 
-@dataclass
-class ReconcileReport:
-    token_id: int
-    users: int = 0
-    rows: int = 0
-    discrepancies: list[Discrepancy] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.discrepancies
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "token_id": self.token_id,
-            "users": self.users,
-            "rows": self.rows,
-            "ok": self.ok,
-            "discrepancies": [
-                {"auth_id": d.auth_id, "message": d.message, "evidence": [e.to_dict() for e in d.evidence]}
-                for d in self.discrepancies
-            ],
-            "notes": self.notes,
-        }
+    done = poll(settled, max(0.0, deadline - time.monotonic()))
+    return reads[0], done
 
 
 def wait_until_settled(
     client: ApiClient, auth_id: str, *, deadline: float
 ) -> tuple[list[dict[str, Any]], list[Exchange], bool]:
     """Poll the user's history until no row is in flight or the deadline passes."""
-    read: list[tuple[list[dict[str, Any]], list[Exchange]]] = []
-
-    def settled() -> bool:
-        read[:] = [fetch_user_history(client, auth_id)]
-        return not any(is_pending(r) for r in read[0][0])
-
-    done = poll(settled, max(0.0, deadline - time.monotonic()))
-    rows, evidence = read[0]
-    return rows, evidence, done
-
-
-def reconcile_user(
-    client: ApiClient, auth_id: str, token_id: int, *, settle_timeout: float
-) -> tuple[list[Discrepancy], int, list[str]]:
-    """Check one user; returns (discrepancies, rows read, notes)."""
-    deadline = time.monotonic() + settle_timeout
-    rows, evidence, settled = wait_until_settled(client, auth_id, deadline=deadline)
-    found: list[Discrepancy] = []
-    if not settled:
-        pending = [row_id(r) for r in rows if is_pending(r)]
-        found.append(
-            Discrepancy(
-                auth_id,
-                f"{len(pending)} transaction(s) still pending after {settle_timeout:g} s: {pending[:10]}",
-                evidence[-1:],
-            )
-        )
-    ids = [i for i in (row_id(r) for r in rows) if i is not None]
-    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
-    if dupes:
-        found.append(Discrepancy(auth_id, f"transaction id(s) listed more than once: {dupes[:10]}", evidence))
-    book = ledger(rows, token_id)
-    balance, balance_evidence = fetch_balance(client, auth_id, token_id)
-    if balance is None:
-        found.append(Discrepancy(auth_id, "the balance could not be read", [balance_evidence]))
-    elif balance < 0:
-        found.append(Discrepancy(auth_id, f"negative balance {balance}", [balance_evidence]))
-    elif settled and balance != book.expected:
-        found.append(
-            Discrepancy(
-                auth_id,
-                f"balance {balance} != credits {book.credits} - debits {book.debits} - burned {book.burned}"
-                f" + received {book.received} = {book.expected} (from {len(rows)} history rows)",
-                [balance_evidence, *evidence[-2:]],
-            )
-        )
-    notes = [f"{auth_id}: ignored {item}" for item in book.ignored]
-    return found, len(rows), notes
-
-
-def reconcile_users(
-    client: ApiClient, auth_ids: Iterable[str], token_id: int, *, settle_timeout: float
-) -> ReconcileReport:
-    """Reconcile every user's balance of ``token_id`` with their history."""
-    report = ReconcileReport(token_id=token_id)
-    for auth_id in auth_ids:
-        found, rows, notes = reconcile_user(client, auth_id, token_id, settle_timeout=settle_timeout)
-        report.users += 1
-        report.rows += rows
-        report.discrepancies.extend(found)
-        report.notes.extend(notes)
-    return report
+    read, done = wait_settled(client, auth_id, deadline=deadline)
+    return read.rows, read.evidence, done

@@ -1,9 +1,10 @@
 """Load-test a target with Locust, gate on SLOs, and reconcile every balance it touched.
 
 With no --target the embedded reference mock is started, seeded with a deep
-history. Exit codes: 0 every gate held; 1 an SLO was breached, reconciliation
-failed or the target broke a documented rule under load (the summary says
-which); 2 the run could not be made.
+history. Exit codes: 0 every gate held (advisories, warn-level readings, are
+reported without failing the run); 1 an SLO was breached, reconciliation
+failed, the target broke a documented rule under load, or (--strict) an
+advisory was filed (the summary says which); 2 the run could not be made.
 
 Plain Locust (web UI and every Locust flag) works too:
     locust -f load/locustfile.py --host URL --scenario mixed
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.loadtest.common import DEFAULT_SCENARIO, ENV_API_KEY, SCENARIOS, parse_timespan
+from qiibee_conformance.settings import DEFAULT_SETTLE_TIMEOUT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,12 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow a target that is neither loopback nor sandbox-like (this run writes data)",
     )
     parser.add_argument(
-        "--settle-timeout", type=float, default=30.0, help="seconds an accepted exchange may stay pending"
+        "--settle-timeout",
+        type=float,
+        default=None,
+        help=f"seconds an accepted exchange may stay pending (default {DEFAULT_SETTLE_TIMEOUT:g}: past it an "
+        "advisory; past a deadline given here a reconciliation failure)",
     )
     parser.add_argument(
         "--seed-history", type=int, default=20000, help="transactions seeded into the embedded mock"
     )
     parser.add_argument("--think-time", type=float, default=0.1, help="maximum pause between tasks, seconds")
+    parser.add_argument(
+        "--strict", action="store_true", help="advisories (warn-level readings) fail the run too"
+    )
 
 
 def _slo_path(value: str | None) -> Path:
@@ -75,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         raise RunError("--users must be at least 1 and --spawn-rate above 0")
     if args.processes is not None and (args.processes == 0 or args.processes < -1):
         raise RunError("--processes must be a positive number of processes, or -1 for one per core")
-    if args.settle_timeout <= 0 or args.think_time < 0 or args.seed_history < 0:
+    chosen = args.settle_timeout is not None
+    settle_timeout = args.settle_timeout if chosen else DEFAULT_SETTLE_TIMEOUT
+    if settle_timeout <= 0 or args.think_time < 0 or args.seed_history < 0:
         raise RunError("--settle-timeout must be above 0; --think-time and --seed-history at least 0")
     from qiibee_conformance.loadtest.runner import LoadConfig, run_load
 
@@ -91,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
             reports=Path(args.reports),
             processes=args.processes,
             allow_non_sandbox=args.allow_non_sandbox,
-            settle_timeout=args.settle_timeout,
+            settle_timeout=settle_timeout,
+            settle_deadline_chosen=chosen,
             seed_history=args.seed_history,
             think_time=args.think_time,
+            strict=args.strict,
         )
     )

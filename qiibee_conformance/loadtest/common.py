@@ -5,11 +5,15 @@ Kept free of Locust imports so that the parent can use them without gevent.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from qiibee_conformance.settings import API_KEY_ENV
+from qiibee_conformance.transport import is_rate_limited, retry_after_seconds
 
 SCENARIOS: tuple[str, ...] = ("history", "exchange-burst", "mixed")
 DEFAULT_SCENARIO = "mixed"
@@ -30,6 +34,57 @@ R_TRANSACTIONS = "/transactions"
 R_WHITELIST = "/token-exchange-whitelist"
 
 MONEY_KINDS: tuple[str, ...] = ("credit_points", "debit_points", "exchange")
+
+# Rate limiting under load (DECISIONS D18): a 429, or a 503 with Retry-After, is what capacity
+# looks like. The request is a Locust failure named RATE_LIMITED (so it counts against the error
+# budget and the report can count it per route), never a contract finding, and the move it
+# carried is not accepted: the target did nothing. The Locust user then pauses as asked.
+RATE_LIMITED = "rate limited"
+DEFAULT_PAUSE_S = 1.0  # a 429 without Retry-After
+MAX_PAUSE_S = 10.0  # a longer Retry-After is waited as this: the run's time is bounded
+
+
+def rate_limited_message(status: int) -> str:
+    """The Locust failure of a rate-limited request: ``rate limited (HTTP 429)``."""
+    return f"{RATE_LIMITED} (HTTP {status})"
+
+
+RATE_LIMITED_FILE = "rate-limited.json"  # in the ledger directory: counts per route, written at the end
+
+
+def count_rate_limited(errors: Iterable[tuple[str, str, str, int]]) -> Counter[str]:
+    """Rate-limited failures per route key (``METHOD /route``) from Locust's failure entries
+    (method, name, error text, occurrences)."""
+    counts: Counter[str] = Counter()
+    for method, name, error, occurrences in errors:
+        if f"{RATE_LIMITED} (HTTP " in error:
+            counts[f"{method} {name}"] += occurrences
+    return counts
+
+
+def write_rate_limited(directory: Path, counts: Mapping[str, int]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / RATE_LIMITED_FILE).write_text(json.dumps(dict(counts), sort_keys=True), encoding="utf-8")
+
+
+def read_rate_limited_file(directory: Path) -> Counter[str] | None:
+    """The counts the Locust process wrote at its end; None when it wrote none."""
+    try:
+        raw = json.loads((directory / RATE_LIMITED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    return Counter({str(k): v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)})
+
+
+def rate_limit_pause(status: int, retry_after: str | None) -> float | None:
+    """Seconds to pause after an answer that is rate limiting; None for any other answer."""
+    headers = {"Retry-After": retry_after or ""}
+    if not is_rate_limited(status, headers):
+        return None
+    asked = retry_after_seconds(headers)
+    return min(MAX_PAUSE_S, DEFAULT_PAUSE_S if asked is None else asked)
 
 _TIMESPAN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 

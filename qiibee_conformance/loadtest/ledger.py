@@ -13,6 +13,11 @@ run race with the master's own shutdown and are lost when a worker is killed;
 an append-only file per process, flushed line by line, survives both, and the
 parent reads the files only after every Locust process has exited. Across
 machines, point ``QIIBEE_LEDGER_DIR`` at a shared volume.
+
+Besides moves, the ledger holds each user's *baseline*: its balance and the ids of its
+history rows when the run first touched it, before its first move. A new user may start
+with points and rows of its own (a sign-up bonus, DECISIONS D27): reconciliation judges the
+change from the baseline, never an absolute balance.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,38 +55,69 @@ class Attempt:
     rule: str | None = None
     status: int | None = None  # None: no answer recorded
     tx_id: str | None = None
+    limited: bool = False  # answered with rate limiting (429, or 503 with Retry-After)
 
     @property
     def accepted(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
     @property
+    def rate_limited(self) -> bool:
+        """Refused for capacity: not accepted, and the target did nothing (D18)."""
+        return self.limited and not self.accepted
+
+    @property
     def rejected(self) -> bool:
-        return self.status is not None and 400 <= self.status < 500
+        return self.status is not None and 400 <= self.status < 500 and not self.limited
 
     @property
     def unknown(self) -> bool:
         """No usable answer: the target may or may not have applied it."""
-        return not (self.accepted or self.rejected)
+        return not (self.accepted or self.rejected or self.rate_limited)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A user's balance of one token and its history rows when the run first touched it."""
+
+    user: str
+    token: int
+    balance: Fraction
+    row_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Finding:
-    """A documented rule the target broke during the load run (seen by a Locust user)."""
+    """A rule the target broke during the load run (seen by a Locust user).
+
+    With a ``decision`` it is a warn-level reading (that DECISIONS id): an advisory,
+    reported without failing the run; without one, a fail-level rule: a contract finding."""
 
     rule: str
     message: str
     route: str = ""
     evidence: dict[str, Any] | None = None
+    decision: str = ""
+
+    @property
+    def advisory(self) -> bool:
+        return bool(self.decision)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message, "route": self.route, "evidence": self.evidence}
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "route": self.route,
+            "evidence": self.evidence,
+            "decision": self.decision or None,
+        }
 
 
 @dataclass
 class LedgerContents:
     attempts: list[Attempt] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    baselines: dict[str, Baseline] = field(default_factory=dict)
     files: int = 0
     bad_lines: int = 0
 
@@ -94,6 +132,7 @@ class LedgerContents:
             "attempts": len(self.attempts),
             "accepted": sum(a.accepted for a in self.attempts),
             "rejected": sum(a.rejected for a in self.attempts),
+            "rate_limited": sum(a.rate_limited for a in self.attempts),
             "unanswered": sum(a.unknown for a in self.attempts),
             "users": len({a.user for a in self.attempts}),
         }
@@ -155,15 +194,35 @@ class LedgerWriter:
         )
         return attempt_id
 
-    def result(self, attempt_id: str, status: int | None, tx_id: str | None = None) -> None:
-        self._write({"t": "result", "id": attempt_id, "status": status, "tx_id": tx_id})
+    def result(
+        self, attempt_id: str, status: int | None, tx_id: str | None = None, *, rate_limited: bool = False
+    ) -> None:
+        record: dict[str, Any] = {"t": "result", "id": attempt_id, "status": status, "tx_id": tx_id}
+        if rate_limited:
+            record["limited"] = True
+        self._write(record)
+
+    def baseline(self, user: str, token: int, balance: Fraction, row_ids: Iterable[str]) -> None:
+        """The user's state before the run's first move on it (see the module's docstring)."""
+        self._write(
+            {"t": "baseline", "user": user, "token": token, "balance": str(balance), "rows": sorted(row_ids)}
+        )
 
     def finding(
-        self, rule: str, message: str, *, route: str = "", evidence: dict[str, Any] | None = None
+        self,
+        rule: str,
+        message: str,
+        *,
+        route: str = "",
+        evidence: dict[str, Any] | None = None,
+        decision: str = "",
     ) -> None:
         self._rule_counts[rule] += 1
         keep = evidence if self._rule_counts[rule] <= _FULL_EVIDENCE_PER_RULE else None
-        self._write({"t": "finding", "rule": rule, "message": message, "route": route, "evidence": keep})
+        record = {"t": "finding", "rule": rule, "message": message, "route": route, "evidence": keep}
+        if decision:
+            record["decision"] = decision
+        self._write(record)
 
     def close(self) -> None:
         with self._lock:
@@ -182,63 +241,103 @@ def _as_int(value: object) -> int | None:
     return None
 
 
+def _as_fraction(value: object) -> Fraction | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _attempt(record: dict[str, Any]) -> Attempt | None:
+    token = _as_int(record.get("token"))
+    amount = _as_int(record.get("amount"))
+    if token is None or amount is None:
+        return None
+    return Attempt(
+        id=str(record["id"]),
+        kind=str(record.get("kind")),
+        user=str(record.get("user")),
+        token=token,
+        amount=amount,
+        to_token=_as_int(record.get("to_token")),
+        expect=str(record.get("expect") or ACCEPT),
+        rule=record.get("rule"),
+    )
+
+
+def _baseline(record: dict[str, Any]) -> Baseline | None:
+    token = _as_int(record.get("token"))
+    balance = _as_fraction(record.get("balance"))
+    rows = record.get("rows")
+    if token is None or balance is None or not isinstance(rows, list):
+        return None
+    return Baseline(str(record.get("user")), token, balance, frozenset(str(r) for r in rows))
+
+
+def _finding(record: dict[str, Any]) -> Finding:
+    evidence = record.get("evidence")
+    return Finding(
+        rule=str(record.get("rule")),
+        message=str(record.get("message")),
+        route=str(record.get("route") or ""),
+        evidence=evidence if isinstance(evidence, dict) else None,
+        decision=str(record.get("decision") or ""),
+    )
+
+
+def _records(path: Path, contents: LedgerContents) -> Iterable[dict[str, Any]]:
+    """The JSON objects of one ledger file; anything else counts as a bad line."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                # A process killed mid-write leaves at most one torn last line.
+                contents.bad_lines += 1
+                continue
+            if isinstance(record, dict):
+                yield record
+            else:
+                contents.bad_lines += 1
+
+
 def read_ledger(directory: Path) -> LedgerContents:
     """Every record of every process in ``directory`` (missing directory: empty ledger)."""
     contents = LedgerContents()
     attempts: dict[str, Attempt] = {}
-    results: dict[str, tuple[int | None, str | None]] = {}
+    results: dict[str, dict[str, Any]] = {}
     if not directory.is_dir():
         return contents
     for path in sorted(directory.glob("*.jsonl")):
         contents.files += 1
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    # A process killed mid-write leaves at most one torn last line.
-                    contents.bad_lines += 1
-                    continue
-                if not isinstance(record, dict):
-                    contents.bad_lines += 1
-                    continue
-                kind = record.get("t")
-                if kind == "attempt":
-                    token = _as_int(record.get("token"))
-                    amount = _as_int(record.get("amount"))
-                    if token is None or amount is None:
-                        contents.bad_lines += 1
-                        continue
-                    attempts[str(record["id"])] = Attempt(
-                        id=str(record["id"]),
-                        kind=str(record.get("kind")),
-                        user=str(record.get("user")),
-                        token=token,
-                        amount=amount,
-                        to_token=_as_int(record.get("to_token")),
-                        expect=str(record.get("expect") or ACCEPT),
-                        rule=record.get("rule"),
-                    )
-                elif kind == "result":
-                    tx = record.get("tx_id")
-                    results[str(record.get("id"))] = (
-                        _as_int(record.get("status")),
-                        None if tx is None else str(tx),
-                    )
-                elif kind == "finding":
-                    evidence = record.get("evidence")
-                    contents.findings.append(
-                        Finding(
-                            rule=str(record.get("rule")),
-                            message=str(record.get("message")),
-                            route=str(record.get("route") or ""),
-                            evidence=evidence if isinstance(evidence, dict) else None,
-                        )
-                    )
-                else:
-                    contents.bad_lines += 1
+        for record in _records(path, contents):
+            kind = record.get("t")
+            made: Attempt | Baseline | None = None
+            if kind == "attempt":
+                made = _attempt(record)
+                if made is not None:
+                    attempts[made.id] = made
+            elif kind == "baseline":
+                made = _baseline(record)
+                if made is not None:
+                    # The first touch counts: a later baseline of the same user is not one.
+                    contents.baselines.setdefault(made.user, made)
+            elif kind == "result":
+                results[str(record.get("id"))] = record
+                continue
+            elif kind == "finding":
+                contents.findings.append(_finding(record))
+                continue
+            if made is None:
+                contents.bad_lines += 1
     for attempt_id, attempt in attempts.items():
-        if attempt_id in results:
-            attempt.status, attempt.tx_id = results[attempt_id]
+        result = results.get(attempt_id)
+        if result is not None:
+            tx = result.get("tx_id")
+            attempt.status = _as_int(result.get("status"))
+            attempt.tx_id = None if tx is None else str(tx)
+            attempt.limited = result.get("limited") is True
     contents.attempts = list(attempts.values())
     return contents

@@ -11,25 +11,36 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from qiibee_conformance.client import ApiClient
+from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Catalogue, Pair, create_user, credit, discover, parse_rate
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.loadtest.ledger import ACCEPT, LedgerWriter
-from qiibee_conformance.reconcile import row_token_id, row_type, row_user_auth_id
+from qiibee_conformance.money import exchange_rate
+from qiibee_conformance.polling import poll
+from qiibee_conformance.reconcile import (
+    fetch_balance,
+    read_user_history,
+    row_id,
+    row_token_id,
+    row_type,
+    row_user_auth_id,
+)
 from qiibee_conformance.settings import Settings
+from qiibee_conformance.times import format_second, parse_time
 
 # Exchanges to these token types need nothing the suite cannot provide (no
 # membership number, no market rate): the load scenarios use only them.
 LOAD_TOKEN_TYPES = frozenset({"erc20", "external", "fiat", "donation"})
 RICH_FUNDING = 10_000_000
 MAX_EXCHANGE_AMOUNT = 50
+ZERO_DRAIN_WAIT_S = 10.0  # how long a drained "zero" user's balance may take to read 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class LoadPlan:
     # sample_history finds the one the target visibly applies, or sets "" (NO_TYPES_FILTER)
     # when it cannot tell: the history walks then do not filter by type.
     types_key: str = "types[]"
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -85,14 +97,23 @@ class LoadPlan:
             raise RunError(f"cannot read the load plan {path}: {err}") from None
 
 
-def amount_bounds(pair: Pair) -> tuple[int, int]:
-    """Amounts comfortably inside the pair's USD limits (when the target publishes them).
+def amounts_well_inside_limits(pair: Pair) -> tuple[int, int]:
+    """Amounts well inside the pair's USD limits (when the target publishes them), each
+    receiving at least one unit; ``low > high`` when there is none.
 
-    Targets may or may not enforce the limits; staying well inside them (half
-    the maximum, twice the minimum) keeps a valid exchange valid either way.
+    Targets may or may not enforce the limits (D100); staying well inside them (twice the
+    minimum, half the maximum) keeps a valid exchange valid either way. An amount whose
+    result floors to 0 may be refused with a 400 (D65): none is sent where a 202 is expected.
+    Unlike the checks' amounts (strictly inside the limits, any of them), these are a
+    comfortable range to draw from at random, bounded for the run's shared balances.
     """
     low, high = 1, MAX_EXCHANGE_AMOUNT
-    offramp = pair.from_token.offramp
+    offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
+    if offramp is not None and onramp:
+        if offramp <= 0:
+            return 1, 0
+        low = math.ceil(1 / exchange_rate(offramp, onramp))
+        high = max(high, low)
     if offramp:
         min_usd = parse_rate(pair.raw.get("min_usd_exchange_limit"))
         max_usd = parse_rate(pair.raw.get("max_usd_exchange_limit"))
@@ -108,7 +129,7 @@ def load_pairs(catalogue: Catalogue) -> list[PairPlan]:
     for pair in catalogue.brand_pairs():
         if pair.to_token.type not in LOAD_TOKEN_TYPES:
             continue
-        low, high = amount_bounds(pair)
+        low, high = amounts_well_inside_limits(pair)
         if low <= high:
             plans.append(PairPlan(pair.from_token.id, pair.to_token.id, pair.to_token.type, low, high))
     return plans
@@ -118,12 +139,19 @@ def new_email(run_id: str, domain: str, tag: str) -> str:
     return f"qc-{run_id}-{tag}-{uuid.uuid4().hex[:10]}@{domain}"
 
 
-def credit_recorded(
-    client: ApiClient, ledger: LedgerWriter | None, auth_id: str, token_id: int, amount: int
+def move_recorded(
+    client: ApiClient, ledger: LedgerWriter | None, kind: str, auth_id: str, token_id: int, amount: int
 ) -> int:
-    """credit_points, written to the ledger like any credit of the run."""
-    attempt = ledger.attempt("credit_points", auth_id, token_id, amount, expect=ACCEPT) if ledger else None
-    response = credit(client, auth_id, token_id, amount)
+    """A credit_points or debit_points, written to the ledger like any move of the run."""
+    attempt = ledger.attempt(kind, auth_id, token_id, amount, expect=ACCEPT) if ledger else None
+    response: Response = (
+        credit(client, auth_id, token_id, amount)
+        if kind == "credit_points"
+        else client.post(
+            "/transactions",
+            {"transaction": {"type": kind, "user_auth_id": auth_id, "token_id": token_id, "amount": amount}},
+        )
+    )
     if ledger is not None and attempt is not None:
         data = response.data()
         tx = data.get("id") if isinstance(data, dict) else None
@@ -131,19 +159,38 @@ def credit_recorded(
     return response.status
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+def credit_recorded(
+    client: ApiClient, ledger: LedgerWriter | None, auth_id: str, token_id: int, amount: int
+) -> int:
+    """credit_points, written to the ledger like any credit of the run."""
+    return move_recorded(client, ledger, "credit_points", auth_id, token_id, amount)
 
 
-def iso_z(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+def record_baseline(client: ApiClient, ledger: LedgerWriter | None, auth_id: str, token_id: int) -> Fraction:
+    """The new user's balance, ledgered with its history's row ids before the run moves any of
+    its points: it may start with points and rows of its own (a sign-up bonus, D27)."""
+    balance, exchange = fetch_balance(client, auth_id, token_id)
+    history = read_user_history(client, auth_id)
+    if balance is None or not history.complete:
+        status = exchange.status if balance is None else history.failed_status
+        raise RunError(f"cannot read the balance and history of a new load-test user (HTTP {status})")
+    if ledger is not None:
+        ids = [i for i in (row_id(r) for r in history.rows) if i is not None]
+        ledger.baseline(auth_id, token_id, balance, ids)
+    return balance
+
+
+def drain_to_zero(
+    client: ApiClient, ledger: LedgerWriter | None, auth_id: str, token_id: int, balance: Fraction
+) -> bool:
+    """Debit a new user's starting points so that it really has none; whether it reads 0."""
+    if balance == 0:
+        return True
+    if balance.denominator != 1 or balance < 0:
+        return False
+    if move_recorded(client, ledger, "debit_points", auth_id, token_id, int(balance)) != 202:
+        return False
+    return poll(lambda: fetch_balance(client, auth_id, token_id)[0] == 0, ZERO_DRAIN_WAIT_S)
 
 
 def sample_history(client: ApiClient, plan: LoadPlan) -> None:
@@ -170,17 +217,17 @@ def sample_history(client: ApiClient, plan: LoadPlan) -> None:
         token = row_token_id(row, "token")
         if token is not None:
             tokens.setdefault(token)
-        moment = _parse_time(row.get("inserted_at"))
+        moment = parse_time(row.get("inserted_at"))
         if moment is not None:
             times.append(moment)
     plan.types_key = _types_key(client, newest, plan.rich_users)
     plan.history_users = list(users)[:50]
     plan.history_tokens = list(tokens)[:20]
     if times:
-        plan.history_oldest = iso_z(min(times))
+        plan.history_oldest = format_second(min(times))
         # Well before the newest row: whole-second stamps, commits in flight, and a queue
         # between a 202 and the row's listing cannot put a new row in there any more.
-        plan.history_frozen_to = iso_z(max(times) - FROZEN_MARGIN)
+        plan.history_frozen_to = format_second(max(times) - FROZEN_MARGIN)
 
 
 # Loyalty event types the load walks filter on (users.HISTORY_TYPES): probing with one of
@@ -189,7 +236,7 @@ PROBE_TYPES: tuple[str, ...] = ("credit_points", "debit_points", "exchange")
 TYPES_KEYS: tuple[str, ...] = ("types[]", "types")
 FROZEN_MARGIN = timedelta(seconds=30)  # how far before the newest row a window counts as closed
 NO_TYPES_FILTER = ""  # types_key when no encoding was proven: the walks do not filter by type
-USER_ROWS_POLLS = 5  # how often to look for a plan user's own rows before giving up
+USER_ROWS_WAIT_S = 7.5  # how long to wait for a plan user's own rows to be listed
 
 
 def _page_rows(client: ApiClient, params: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
@@ -229,13 +276,14 @@ def key_applied(
 
 def _user_rows(client: ApiClient, user: str) -> list[dict[str, Any]]:
     """A plan user's own rows (its funding credit), waiting briefly for them to be listed."""
-    for attempt in range(USER_ROWS_POLLS):
-        rows = _page_rows(client, [("user_auth_id", user)])
-        if rows:
-            return rows
-        if attempt + 1 < USER_ROWS_POLLS:
-            time.sleep(0.5 * (attempt + 1))
-    return []
+    found: list[dict[str, Any]] = []
+
+    def listed() -> bool:
+        found[:] = _page_rows(client, [("user_auth_id", user)]) or []
+        return bool(found)
+
+    poll(listed, USER_ROWS_WAIT_S)
+    return found
 
 
 def _types_key(client: ApiClient, rows: list[dict[str, Any]], users: list[str] | None = None) -> str:
@@ -275,11 +323,19 @@ def build_plan(
     )
     for _ in range(rich_users):
         auth_id = create_user(client, new_email(settings.run_id, settings.email_domain, "rich"))
+        record_baseline(client, ledger, auth_id, brand)
         status = credit_recorded(client, ledger, auth_id, brand, RICH_FUNDING)
         if status != 202:
             raise RunError(f"cannot fund a load-test user: credit_points gave HTTP {status}")
         plan.rich_users.append(auth_id)
     for _ in range(zero_users):
-        plan.zero_users.append(create_user(client, new_email(settings.run_id, settings.email_domain, "zero")))
+        auth_id = create_user(client, new_email(settings.run_id, settings.email_domain, "zero"))
+        if drain_to_zero(client, ledger, auth_id, brand, record_baseline(client, ledger, auth_id, brand)):
+            plan.zero_users.append(auth_id)
+    if not plan.zero_users and zero_users:
+        plan.notes.append(
+            "new users start with points the run could not debit to 0: no exchange beyond the balance "
+            "(EXC-05) is sent"
+        )
     sample_history(client, plan)
     return plan

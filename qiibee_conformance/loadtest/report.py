@@ -1,8 +1,10 @@
 """The load run's JSON summary and its few console lines.
 
 Locust writes its own HTML report and CSV statistics; this adds what Locust
-cannot know: the SLO verdicts, the reconciliation and the contract findings,
-and one verdict that names the gate that failed.
+cannot know: the SLO verdicts (with the rate-limited requests per route), the
+reconciliation, the contract findings (fail-level rules), the advisories
+(warn-level readings: reported, failing the run only with ``--strict``), and one
+verdict that names the gate that failed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ SUMMARY_NAME = "load-summary.json"
 
 
 def group_findings(findings: Iterable[Finding]) -> list[dict[str, Any]]:
-    """One entry per (rule, message) with its count and the first evidence."""
+    """One entry per (rule, message) with its count and the first evidence (an advisory's
+    entry also names its decision)."""
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
     for finding in findings:
         entry = grouped.setdefault(
@@ -39,10 +42,21 @@ def group_findings(findings: Iterable[Finding]) -> list[dict[str, Any]]:
                 "evidence": None,
             },
         )
+        if finding.decision:
+            entry["decision"] = finding.decision
         entry["count"] += 1
         if entry["evidence"] is None and finding.evidence is not None:
             entry["evidence"] = finding.evidence
     return sorted(grouped.values(), key=lambda e: (e["rule"], e["message"]))
+
+
+def split_findings(findings: Iterable[Finding]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(contract findings, advisories), each grouped: fail-level rules, then warn-level readings."""
+    every = list(findings)
+    return (
+        group_findings(f for f in every if not f.advisory),
+        group_findings(f for f in every if f.advisory),
+    )
 
 
 @dataclass
@@ -61,14 +75,24 @@ class RunRecord:
     locust_exit_code: int | None = None
     requests: int = 0
     failures: int = 0
+    rate_limited: int = 0  # of the failures: 429, or 503 with Retry-After
     routes: list[dict[str, Any]] = field(default_factory=list)
     task_exceptions: int = 0
     slo: SloResult | None = None
     slo_spec: SloSpec | None = None
     reconciliation: ReconciliationResult | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    advisories: list[dict[str, Any]] = field(default_factory=list)  # Locust users' warn-level readings
+    strict: bool = False  # advisories fail the run
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def all_advisories(self) -> list[dict[str, Any]]:
+        """The Locust users' advisories and the reconciliation's."""
+        found = list(self.advisories)
+        if self.reconciliation is not None:
+            found += [a.to_dict() for a in self.reconciliation.advisories]
+        return found
 
     def failed_gates(self) -> list[str]:
         failed: list[str] = []
@@ -78,6 +102,8 @@ class RunRecord:
             failed.append("reconciliation")
         if self.findings:
             failed.append("contract")
+        if self.strict and self.all_advisories():
+            failed.append("advisories")
         return failed
 
     def exit_code(self) -> int:
@@ -111,13 +137,20 @@ class RunRecord:
             "finished_at": self.finished_at.isoformat(timespec="seconds") if self.finished_at else None,
             "interrupted": self.interrupted,
             "locust_exit_code": self.locust_exit_code,
-            "requests": {"total": self.requests, "failures": self.failures, "routes": self.routes},
+            "requests": {
+                "total": self.requests,
+                "failures": self.failures,
+                "rate_limited": self.rate_limited,
+                "routes": self.routes,
+            },
             "task_exceptions": self.task_exceptions,
             "gates": {
                 "slo": self.slo.to_dict(self.slo_spec.source if self.slo_spec else "") if self.slo else None,
                 "reconciliation": self.reconciliation.to_dict() if self.reconciliation else None,
                 "contract": {"ok": not self.findings, "findings": self.findings},
             },
+            "strict": self.strict,
+            "advisories": self.all_advisories(),
             "reports": self.files,
             "notes": self.notes,
         }
@@ -137,6 +170,7 @@ def render(record: RunRecord) -> list[str]:
         f"load: scenario {record.scenario}, {record.users} users, {record.run_time_s} s{stopped}: "
         f"{record.requests} requests, {record.failures} failed"
     ]
+    lines += _rate_limited_lines(record)
     if record.slo is not None:
         breaches = record.slo.breaches
         if breaches:
@@ -150,17 +184,19 @@ def render(record: RunRecord) -> list[str]:
             lines.append(
                 f"RECONCILIATION FAILED ({len(recon.discrepancies)} discrepancies over {recon.users} users):"
             )
-            lines += [f"  - {d['auth_id']}: {d['message']}" for d in recon.discrepancies[:10]]
+            lines += [f"  - {d.auth_id}: {d.message}" for d in recon.discrepancies[:10]]
         elif recon.interrupted:
             lines.append(f"reconciliation: interrupted after {recon.users} users")
         else:
+            advised = f"; {len(recon.advisories)} advisories below" if recon.advisories else ""
             lines.append(
-                f"reconciliation: consistent ({recon.users} users, {recon.rows} history rows, "
-                f"{recon.ledger.get('accepted', 0)} accepted money moves)"
+                f"reconciliation: no discrepancy ({recon.users} users, {recon.rows} history rows, "
+                f"{recon.ledger.get('accepted', 0)} accepted money moves{advised})"
             )
     if record.findings:
         lines.append(f"CONTRACT BROKEN under load ({len(record.findings)}):")
         lines += [f"  - {f['rule']}: {f['message']} (x{f['count']})" for f in record.findings[:10]]
+    lines += _advisory_lines(record)
     if record.task_exceptions:
         lines.append(
             f"the load run raised {record.task_exceptions} task exception(s); see the exceptions CSV"
@@ -170,4 +206,32 @@ def render(record: RunRecord) -> list[str]:
     lines.append(f"verdict: {record.verdict()}" + (f" (failed: {', '.join(failed)})" if failed else ""))
     for label, path in record.files.items():
         lines.append(f"  {label}: {path}")
+    return lines
+
+
+def _rate_limited_lines(record: RunRecord) -> list[str]:
+    """How many requests the target rate limited, per route: capacity, not a contract finding."""
+    if not record.rate_limited:
+        return []
+    per_route = ", ".join(
+        f"{r['route']} {r['rate_limited']}"
+        for r in sorted(record.routes, key=lambda r: -int(r.get("rate_limited") or 0))
+        if r.get("rate_limited")
+    )
+    return [
+        f"rate limited: {record.rate_limited} of {record.requests} requests (HTTP 429, or 503 with "
+        f"Retry-After; failures against the error budget, never contract findings): {per_route}"
+    ]
+
+
+def _advisory_lines(record: RunRecord) -> list[str]:
+    advisories = record.all_advisories()
+    if not advisories:
+        return []
+    how = "failing the run: --strict" if record.strict else "warn-level readings, not failing the run"
+    lines = [f"ADVISORIES ({len(advisories)}; {how}):"]
+    for item in advisories[:10]:
+        who = f" ({item['auth_id']})" if item.get("auth_id") else ""
+        count = f" (x{item['count']})" if item.get("count", 1) > 1 else ""
+        lines.append(f"  - {item['rule']} [{item.get('decision')}]{who}: {item['message']}{count}")
     return lines

@@ -27,12 +27,20 @@ from qiibee_conformance.loadtest.common import ENV_API_KEY, ENV_LEDGER_DIR, ENV_
 from qiibee_conformance.loadtest.ledger import LedgerWriter, read_ledger
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
 from qiibee_conformance.loadtest.reconciliation import reconcile_run
-from qiibee_conformance.loadtest.report import SUMMARY_NAME, RunRecord, group_findings, render, write_summary
-from qiibee_conformance.loadtest.slo import AGGREGATE, SloSpec, evaluate, load_slo, read_locust_stats
+from qiibee_conformance.loadtest.report import SUMMARY_NAME, RunRecord, render, split_findings, write_summary
+from qiibee_conformance.loadtest.slo import (
+    AGGREGATE,
+    SloSpec,
+    evaluate,
+    load_slo,
+    read_locust_stats,
+    read_rate_limited,
+    with_rate_limited,
+)
 from qiibee_conformance.paths import locustfile_path
 from qiibee_conformance.preflight import preflight
 from qiibee_conformance.redact import Redactor, scrub_files
-from qiibee_conformance.settings import Settings, api_key_from
+from qiibee_conformance.settings import DEFAULT_SETTLE_TIMEOUT, Settings, api_key_from
 from qiibee_conformance.targets import ensure_safe_target, validate_url
 
 STOP_TIMEOUT_S = 5  # Locust's --stop-timeout: let in-flight tasks finish
@@ -53,9 +61,12 @@ class LoadConfig:
     reports: Path
     processes: int | None = None
     allow_non_sandbox: bool = False
-    settle_timeout: float = 30.0
+    settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
+    # the user chose settle_timeout: pending past it is a discrepancy (D79), else an advisory (D78)
+    settle_deadline_chosen: bool = False
     seed_history: int = 2000
     think_time: float = 0.1
+    strict: bool = False  # advisories fail the run
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,10 @@ class ReportFiles:
     @property
     def exceptions_csv(self) -> Path:
         return self.reports / "locust_exceptions.csv"
+
+    @property
+    def failures_csv(self) -> Path:
+        return self.reports / "locust_failures.csv"
 
     @property
     def log(self) -> Path:
@@ -271,7 +286,13 @@ def run_load(config: LoadConfig) -> int:
 
 def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, client: ApiClient) -> int:
     redactor = client.redactor
-    settings = Settings(base_url=base_url, api_key=api_key, settle_timeout=config.settle_timeout)
+    settings = Settings(
+        base_url=base_url,
+        api_key=api_key,
+        settle_timeout=config.settle_timeout,
+        settle_deadline_chosen=config.settle_deadline_chosen,
+        strict=config.strict,
+    )
     files = ReportFiles(config.reports.resolve(), (config.reports / "ledger" / settings.run_id).resolve())
     preflight(client)
     try:
@@ -288,6 +309,8 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
         started_at=datetime.now(UTC),
         slo_spec=spec,
         files=files.listing(),
+        strict=config.strict,
+        notes=list(plan.notes),
     )
     print(
         f"load: {config.scenario} against {record.target} for {config.run_time_s} s "
@@ -310,11 +333,13 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
         raise RunError(
             f"Locust produced no statistics (exit code {outcome.exit_code}): {log_tail(files.log, redactor)}"
         )
-    routes = read_locust_stats(files.stats_json)
+    limited = read_rate_limited(files.run_dir, files.failures_csv)
+    routes = with_rate_limited(read_locust_stats(files.stats_json), limited)
     record.requests = sum(r.requests for r in routes if r.name != AGGREGATE)
     record.failures = sum(r.failures for r in routes if r.name != AGGREGATE)
+    record.rate_limited = sum(r.rate_limited for r in routes if r.name != AGGREGATE)
     record.routes = [
-        {"route": r.key, "requests": r.requests, "failures": r.failures}
+        {"route": r.key, "requests": r.requests, "failures": r.failures, "rate_limited": r.rate_limited}
         for r in routes
         if r.name != AGGREGATE
     ]
@@ -322,7 +347,7 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
     record.slo = evaluate(spec, routes)
     record.notes.extend(record.slo.notes)
     contents = read_ledger(files.run_dir)
-    record.findings = group_findings(contents.findings)
+    record.findings, record.advisories = split_findings(contents.findings)
     locust_failed = outcome.exit_code != 0 and not (outcome.interrupted or outcome.timed_out)
     if record.requests == 0 or locust_failed:
         write_summary(record, files.summary, redactor)
@@ -331,7 +356,11 @@ def _run(config: LoadConfig, spec: SloSpec, *, base_url: str, api_key: str, clie
     print(f"load: reconciling {len({a.user for a in contents.attempts})} users", file=sys.stderr)
     try:
         record.reconciliation = reconcile_run(
-            client, contents, plan.brand_token_id, settle_timeout=config.settle_timeout
+            client,
+            contents,
+            plan.brand_token_id,
+            settle_timeout=config.settle_timeout,
+            explicit_deadline=config.settle_deadline_chosen,
         )
     except (RunError, Nonconformity) as err:
         write_summary(record, files.summary, redactor)

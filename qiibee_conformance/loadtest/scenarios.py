@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
 from qiibee_conformance.loadtest.common import (
     DEFAULT_SCENARIO,
@@ -17,7 +19,9 @@ from qiibee_conformance.loadtest.common import (
     ENV_LEDGER_DIR,
     ENV_SCENARIO,
     SCENARIOS,
+    count_rate_limited,
     selected_scenario,
+    write_rate_limited,
 )
 from qiibee_conformance.loadtest.context import close_context
 from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES
@@ -74,6 +78,22 @@ def add_arguments(parser: Any) -> None:
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
-    """Close the ledger cleanly when the process quits."""
+    """Close the ledger cleanly when the process quits, and leave the rate-limited counts."""
 
     environment.events.quitting.add_listener(lambda **_: close_context())  # type: ignore[no-untyped-call]
+    environment.events.quitting.add_listener(  # type: ignore[no-untyped-call]
+        lambda **_: save_rate_limited(environment)
+    )
+
+
+def save_rate_limited(environment: Environment) -> None:
+    """Write the run's rate-limited failures per route to the ledger directory, from the final
+    statistics (every user has stopped when Locust quits). Locust's failures CSV cannot serve:
+    it is a snapshot rewritten every second, not at the end. A worker's statistics go to its
+    master, which writes them; a run without a ledger directory writes nothing."""
+    directory = getattr(environment.parsed_options, "ledger_dir", "") or os.environ.get(ENV_LEDGER_DIR, "")
+    if not directory or isinstance(environment.runner, WorkerRunner):
+        return
+    errors = environment.runner.stats.errors.values() if environment.runner is not None else []
+    entries = ((e.method, e.name, e.parse_error(e.error), e.occurrences) for e in errors)
+    write_rate_limited(Path(directory), count_rate_limited(entries))

@@ -5,21 +5,28 @@ together) and ``[routes."METHOD /route"]`` or ``[routes."/route"]`` tables with
 any of ``p50_ms``, ``p95_ms``, ``p99_ms`` and ``error_rate`` (failures ÷
 requests, 0–1). Percentiles are computed here, nearest-rank, from Locust's
 per-route response-time histogram; rates are exact fractions, never floats.
+
+Rate-limited requests (429, or 503 with Retry-After) are failures like any other
+for ``error_rate``: under load that is what capacity looks like (DECISIONS D18).
+Each route also reports how many of its failures they were (from Locust's
+failures CSV), so a capacity tester sees how much of the budget they took.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import tomllib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.loadtest.common import count_rate_limited, read_rate_limited_file
 
 PERCENTILES: dict[str, Fraction] = {
     "p50_ms": Fraction(50, 100),
@@ -115,6 +122,7 @@ class RouteStats:
     requests: int
     failures: int
     response_times: dict[int, int]
+    rate_limited: int = 0  # failures that were rate limiting (429, or 503 with Retry-After)
 
     @property
     def key(self) -> str:
@@ -168,6 +176,30 @@ def read_locust_stats(path: Path) -> list[RouteStats]:
         raise RunError(f"cannot read Locust's statistics {path}: {err}") from None
 
 
+def read_rate_limited(ledger_dir: Path, failures_csv: Path) -> Counter[str]:
+    """Rate-limited failures per route key (``METHOD /route``): as the Locust process counted
+    them at its end, else from Locust's failures CSV (a snapshot up to a second old: Locust
+    rewrites it every second and not at the end); empty when there is neither."""
+    counts = read_rate_limited_file(ledger_dir)
+    if counts is not None:
+        return counts
+    try:
+        with failures_csv.open(encoding="utf-8", newline="") as handle:
+            return count_rate_limited(
+                (row.get("Method") or "", row.get("Name") or "", row.get("Error") or "",
+                 int(row.get("Occurrences") or 0))
+                for row in csv.DictReader(handle)
+            )  # fmt: skip
+    except (OSError, ValueError):
+        return Counter()
+
+
+def with_rate_limited(routes: list[RouteStats], counts: Counter[str]) -> list[RouteStats]:
+    """The routes with their rate-limited failures filled in (the aggregate: their sum)."""
+    total = sum(counts.values())
+    return [replace(r, rate_limited=total if r.name == AGGREGATE else counts[r.key]) for r in routes]
+
+
 def aggregate(routes: list[RouteStats]) -> RouteStats:
     times: Counter[int] = Counter()
     for route in routes:
@@ -178,6 +210,7 @@ def aggregate(routes: list[RouteStats]) -> RouteStats:
         requests=sum(r.requests for r in routes),
         failures=sum(r.failures for r in routes),
         response_times=dict(times),
+        rate_limited=sum(r.rate_limited for r in routes),
     )
 
 
@@ -189,6 +222,7 @@ class Verdict:
     observed: Decimal | None
     requests: int
     exceeded: bool = False  # decided exactly; ``observed`` is for display
+    rate_limited: int = 0  # of the route's failures (shown with error_rate)
 
     @property
     def ok(self) -> bool:
@@ -199,7 +233,12 @@ class Verdict:
             return f"{self.route} {self.budget}: no requests"
         unit = "" if self.budget == ERROR_RATE else " ms"
         relation = "<=" if self.ok else ">"
-        return f"{self.route} {self.budget} {self.observed}{unit} {relation} {self.limit}{unit}"
+        limited = (
+            f" ({self.rate_limited} of {self.requests} requests rate limited)"
+            if self.budget == ERROR_RATE and self.rate_limited
+            else ""
+        )
+        return f"{self.route} {self.budget} {self.observed}{unit} {relation} {self.limit}{unit}{limited}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,6 +247,7 @@ class Verdict:
             "limit": str(self.limit),
             "observed": None if self.observed is None else str(self.observed),
             "requests": self.requests,
+            "rate_limited": self.rate_limited,
             "ok": self.ok,
         }
 
@@ -252,7 +292,9 @@ def _judge(route: RouteStats, budget: Budget) -> list[Verdict]:
             exact = None if value is None else Fraction(value)
             observed = None if value is None else Decimal(value)
         exceeded = exact is not None and exact > Fraction(limit)
-        verdicts.append(Verdict(route.key, key, limit, observed, route.requests, exceeded))
+        verdicts.append(
+            Verdict(route.key, key, limit, observed, route.requests, exceeded, route.rate_limited)
+        )
     return verdicts
 
 

@@ -4,6 +4,12 @@ Every request is named by its documented route, never by its URL, and judged
 with ``catch_response``: a deliberately invalid exchange answered 400 is a
 success, a valid one answered anything but 202 is a failure. Money moves go
 to the ledger before they are sent and again when the answer arrives.
+
+Rate limiting (a 429, or a 503 with Retry-After) is what capacity looks like
+(DECISIONS D18): the request fails as ``rate limited (HTTP 429)``, counted
+against the error budget and per route in the report, never a contract finding;
+the move it carried is ledgered as rate limited (the target did nothing); and the
+Locust user pauses as long as the answer asked before its next request.
 """
 
 from __future__ import annotations
@@ -11,14 +17,17 @@ from __future__ import annotations
 import gc
 import logging
 import random
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from locust import FastHttpUser, task
 from locust.env import Environment
 from locust.exception import StopUser
 
+from qiibee_conformance.envelopes import created_auth_id
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.loadtest.common import (
     R_BALANCES,
@@ -28,17 +37,22 @@ from qiibee_conformance.loadtest.common import (
     R_USER,
     R_USERS,
     R_WHITELIST,
+    rate_limit_pause,
+    rate_limited_message,
 )
 from qiibee_conformance.loadtest.context import DRAIN_CHUNKS, DrainTarget, RunContext, get_context
-from qiibee_conformance.loadtest.history_checks import Filters, Problem, Walk, check_page, parse_time
+from qiibee_conformance.loadtest.history_checks import Filters, Problem, Walk, check_page
 from qiibee_conformance.loadtest.ledger import ACCEPT, EITHER, REJECT
 from qiibee_conformance.loadtest.page_decoding import PageMemo, decode_json
-from qiibee_conformance.loadtest.plan import PairPlan, iso_z, new_email
+from qiibee_conformance.loadtest.plan import PairPlan, new_email
+from qiibee_conformance.reconcile import balance_from, row_id
+from qiibee_conformance.times import format_second, parse_time
 
 log = logging.getLogger("qiibee.load")
 
 HISTORY_TYPES: tuple[str, ...] = ("credit_points", "debit_points", "exchange")
 PAGE_LIMITS: tuple[int, ...] = (10, 25, 50, 100)
+RECREATED: tuple[int, ...] = (200, 201)  # a membership created again for its provider, replaced
 _EVIDENCE_BODY = 1500
 
 
@@ -78,6 +92,7 @@ class QiibeeUser(FastHttpUser):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        self._resume_at = 0.0  # time.monotonic() before which a rate-limited user sends nothing
         # The session's pool makes its HTTP clients on first use, from these arguments.
         args = getattr(getattr(self.client.client, "clientpool", None), "client_args", None)
         if isinstance(args, dict):
@@ -87,7 +102,8 @@ class QiibeeUser(FastHttpUser):
         self.client.client.redirect_response_codes = frozenset()  # type: ignore[misc]
 
     def wait_time(self) -> float:
-        return random.uniform(0, self.ctx.think_time) if self.ctx.think_time > 0 else 0.0
+        think = random.uniform(0, self.ctx.think_time) if self.ctx.think_time > 0 else 0.0
+        return max(think, self._resume_at - time.monotonic())
 
     def on_start(self) -> None:
         try:
@@ -107,11 +123,29 @@ class QiibeeUser(FastHttpUser):
         }
 
     def _report(self, problems: list[Problem], route: str, evidence: dict[str, Any]) -> str:
+        """Ledger the problems (advisories with their decision); the failure text of the
+        fail-level ones ("" when every problem is an advisory: the request succeeded)."""
         for problem in problems:
             if problem.rule and self.ctx.ledger is not None:
                 detailed = {**evidence, "detail": problem.detail} if problem.detail else evidence
-                self.ctx.ledger.finding(problem.rule, problem.message, route=route, evidence=detailed)
-        return "; ".join(f"{p.rule}: {p.message}" if p.rule else p.message for p in problems)
+                self.ctx.ledger.finding(
+                    problem.rule, problem.message, route=route, evidence=detailed, decision=problem.decision
+                )
+        failing = [p for p in problems if not p.advisory]
+        return "; ".join(f"{p.rule}: {p.message}" if p.rule else p.message for p in failing)
+
+    def _rate_limited(self, resp: Any) -> bool:
+        """A rate-limiting answer fails as such, and this user pauses as long as it asked."""
+        status = resp.status_code or 0
+        if status not in (429, 503):  # every answer passes here: the common case costs nothing
+            return False
+        headers = resp.headers
+        pause = rate_limit_pause(status, headers.get("Retry-After") if headers is not None else None)
+        if pause is None:
+            return False
+        resp.failure(rate_limited_message(status))
+        self._resume_at = max(self._resume_at, time.monotonic() + pause)
+        return True
 
     def expect(
         self, method: str, path: str, name: str, statuses: tuple[int, ...], body: Any = None
@@ -120,6 +154,8 @@ class QiibeeUser(FastHttpUser):
         with self.client.request(
             method, path, name=name, json=body, headers=self.ctx.headers, catch_response=True
         ) as resp:
+            if self._rate_limited(resp):
+                return False, None
             ok = resp.status_code in statuses
             if ok:
                 resp.success()
@@ -155,32 +191,38 @@ class QiibeeUser(FastHttpUser):
             "/transactions", name=R_TRANSACTIONS, json=body, headers=self.ctx.headers, catch_response=True
         ) as resp:
             status = resp.status_code or 0
+            limited = self._rate_limited(resp)
             if ledger is not None and attempt is not None:
                 data = decode_json(resp.content) if status == 202 else None
                 inner = data.get("data") if isinstance(data, dict) else None
-                tx_id = inner.get("id") if isinstance(inner, dict) else None
-                ledger.result(attempt, status or None, None if tx_id is None else str(tx_id))
-            if expect == ACCEPT:
-                if status == 202:
-                    resp.success()
-                else:
-                    resp.failure(f"{kind} refused: expected HTTP 202, got {status}")
-            elif expect == EITHER:
-                if status in (202, 400):
-                    resp.success()
-                else:
-                    resp.failure(f"{kind} on a contested balance: expected HTTP 202 or 400, got {status}")
-            elif status == 400:
-                resp.success()
-            elif 200 <= status < 300:
-                problem = Problem(
-                    rule or "", f"{kind} that the documents call invalid was accepted (HTTP {status})"
-                )
-                evidence = self._evidence("POST", "/transactions", status, resp.content, body)
-                resp.failure(self._report([problem], f"POST {R_TRANSACTIONS}", evidence))
-            else:
-                resp.failure(f"invalid {kind}: expected HTTP 400, got {status}")
+                tx_id = None if not isinstance(inner, dict) or inner.get("id") is None else str(inner["id"])
+                ledger.result(attempt, status or None, tx_id, rate_limited=limited)
+            if not limited:
+                self._judge_move(resp, kind, expect, rule, body)
             return status
+
+    def _judge_move(self, resp: Any, kind: str, expect: str, rule: str | None, body: Any) -> None:
+        """Success or failure of a move's answer, by what the move expected."""
+        status = resp.status_code or 0
+        if expect == ACCEPT:
+            if status == 202:
+                resp.success()
+            else:
+                resp.failure(f"{kind} refused: expected HTTP 202, got {status}")
+        elif expect == EITHER:
+            if status in (202, 400):
+                resp.success()
+            else:
+                resp.failure(f"{kind} on a contested balance: expected HTTP 202 or 400, got {status}")
+        elif status == 400:
+            resp.success()
+        elif 200 <= status < 300:
+            message = f"{kind} that the documents call invalid was accepted (HTTP {status})"
+            problem = Problem(rule or "", message)
+            evidence = self._evidence("POST", "/transactions", status, resp.content, body)
+            resp.failure(self._report([problem], f"POST {R_TRANSACTIONS}", evidence) or problem.message)
+        else:
+            resp.failure(f"invalid {kind}: expected HTTP 400, got {status}")
 
     def pick_pair(self) -> PairPlan | None:
         return random.choice(self.ctx.plan.pairs) if self.ctx.plan.pairs else None
@@ -221,7 +263,8 @@ class QiibeeUser(FastHttpUser):
             to_time = plan.history_frozen_to
             if oldest is not None and oldest < frozen_to and random.random() < 0.5:
                 span = (frozen_to - oldest).total_seconds()
-                from_time = iso_z(datetime.fromtimestamp(oldest.timestamp() + random.uniform(0, span), UTC))
+                moment = datetime.fromtimestamp(oldest.timestamp() + random.uniform(0, span), UTC)
+                from_time = format_second(moment)
         return Filters(
             user=user,
             types=types,
@@ -245,11 +288,16 @@ class QiibeeUser(FastHttpUser):
             with self.client.get(
                 path, name=R_TRANSACTIONS, headers=self.ctx.headers, catch_response=True
             ) as resp:
+                if self._rate_limited(resp):
+                    return
                 problems = _check_page_body(walk, self.ctx.pages, path, resp.status_code or 0, resp.content)
+                failure = ""
                 if problems:
                     evidence = self._evidence("GET", path, resp.status_code or 0, resp.content)
                     evidence["walk"] = {"filters": walk.filters.describe(), "frozen": walk.frozen}
-                    resp.failure(self._report(problems, f"GET {R_TRANSACTIONS}", evidence))
+                    failure = self._report(problems, f"GET {R_TRANSACTIONS}", evidence)
+                if failure:
+                    resp.failure(failure)
                 else:
                     resp.success()
 
@@ -337,9 +385,8 @@ class ExchangeBurstUser(QiibeeUser):
         chunk = max(pair.min_amount, min(pair.max_amount, 10))
         email = new_email(plan.run_id, plan.email_domain, "drain")
         _, data = self.expect("POST", "/users", R_USERS, (201,), {"user": {"email": email}})
-        user = data.get("data") if isinstance(data, dict) else None
-        auth_id = user.get("auth_id") if isinstance(user, dict) else None
-        if not isinstance(auth_id, str):
+        auth_id = created_auth_id(data)  # the user under "data", "user" or bare (D8)
+        if auth_id is None or not self._record_baseline(auth_id):
             return None
         funding = DRAIN_CHUNKS * chunk
         if self.move("credit_points", auth_id, plan.brand_token_id, funding) != 202:
@@ -349,6 +396,24 @@ class ExchangeBurstUser(QiibeeUser):
             self.ctx.drain = target
         return target
 
+    def _record_baseline(self, auth_id: str) -> bool:
+        """Ledger the new user's balance and history before its first move: it may start with
+        points and rows of its own (D27). False when either could not be read (then the user
+        is not used: the run cannot judge a balance it never saw)."""
+        token = self.ctx.plan.brand_token_id
+        _, balances = self.expect("GET", f"/users/{auth_id}/balances", R_BALANCES, (200,))
+        balance = balance_from(balances.get("data") if isinstance(balances, dict) else None, token)
+        path = "/transactions?" + urlencode({"user_auth_id": auth_id, "limit": 100, "offset": 0})
+        _, history = self.expect("GET", path, R_TRANSACTIONS, (200,))
+        data = history.get("data") if isinstance(history, dict) else None
+        rows = data.get("transactions") if isinstance(data, dict) else None
+        if balance is None or not isinstance(rows, list):
+            return False
+        ids = [i for i in (row_id(r) for r in rows if isinstance(r, dict)) if i is not None]
+        if self.ctx.ledger is not None:
+            self.ctx.ledger.baseline(auth_id, token, balance, ids)
+        return True
+
 
 class MixedUser(QiibeeUser):
     """A realistic blend: mostly reads, some user writes, memberships and money moves."""
@@ -356,7 +421,7 @@ class MixedUser(QiibeeUser):
     def on_start(self) -> None:
         super().on_start()
         self.own_users: list[str] = []
-        self.memberships: dict[str, str] = {}  # auth_id -> provider
+        self.memberships: dict[str, set[str]] = {}  # auth_id -> providers it has a membership of
 
     # Reads (60 %)
     @task(14)
@@ -414,8 +479,12 @@ class MixedUser(QiibeeUser):
         user = random.choice(self.own_users)
         provider = random.choice(sorted(numbers))
         body = {"membership": {"brand_id": provider, "membership_number": random.choice(numbers[provider])}}
-        if self.expect("POST", f"/users/{user}/memberships", R_MEMBERSHIPS, (201,), body)[0]:
-            self.memberships[user] = provider
+        held = self.memberships.setdefault(user, set())
+        # Created: 201. Again for a provider the user has: replaced (201 or 200), or a 4xx
+        # keeping the first (D52).
+        statuses = (*RECREATED, *range(400, 500)) if provider in held else (201,)
+        if self.expect("POST", f"/users/{user}/memberships", R_MEMBERSHIPS, statuses, body)[0]:
+            held.add(provider)
 
     @task(2)
     def list_memberships(self) -> None:
@@ -424,9 +493,11 @@ class MixedUser(QiibeeUser):
 
     @task(1)
     def delete_membership(self) -> None:
-        if self.memberships:
-            user, provider = self.memberships.popitem()
-            self.expect("DELETE", f"/users/{user}/memberships/{provider}", R_MEMBERSHIP, (204,))
+        held = [(user, provider) for user, providers in self.memberships.items() for provider in providers]
+        if held:
+            user, provider = random.choice(held)
+            if self.expect("DELETE", f"/users/{user}/memberships/{provider}", R_MEMBERSHIP, (204,))[0]:
+                self.memberships[user].discard(provider)
 
     # Money (15 %)
     @task(6)
