@@ -15,7 +15,7 @@ from catalogue_helpers import pair
 from qiibee_conformance.checks.concurrency import exchange_burst
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.exchange import _override_plan
-from qiibee_conformance.checks.exchange_run import PairRun, amount_bounds, minimal_amount
+from qiibee_conformance.checks.exchange_run import PairRun, amounts_strictly_inside_limits, minimal_amount
 from qiibee_conformance.checks.target import Target
 from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.discovery import Pair
@@ -28,16 +28,16 @@ from qiibee_conformance.settings import Settings
 def test_bounds_never_sit_on_a_limit() -> None:
     # 0.5 / 0.25 = 2 and 1.5 / 0.25 = 6 exactly: both are limits, so 3..5.
     p = pair("0.25", "0.1", min_usd_exchange_limit="0.5", max_usd_exchange_limit="1.5")
-    assert amount_bounds(p) == (3, 5)
+    assert amounts_strictly_inside_limits(p) == (3, 5)
     # Not whole: floor(0.3 / 0.25) + 1 = 2, ceil(1.6 / 0.25) - 1 = 6.
     p = pair("0.25", "0.1", min_usd_exchange_limit="0.3", max_usd_exchange_limit="1.6")
-    assert amount_bounds(p) == (2, 6)
+    assert amounts_strictly_inside_limits(p) == (2, 6)
 
 
 def test_no_room_inside_the_limits_is_untestable() -> None:
     p = pair("0.25", "0.1", min_usd_exchange_limit="0.5", max_usd_exchange_limit="0.75")
     with pytest.raises(Untestable):
-        amount_bounds(p)
+        amounts_strictly_inside_limits(p)
 
 
 def test_minimal_amount_stays_inside_the_limits() -> None:
@@ -49,7 +49,7 @@ def test_override_amount_is_clamped_to_the_limits() -> None:
     # rate 2.5: base 3; the override 1/2 needs an even amount above 3 (4), inside 3..5.
     p = pair("0.25", "0.1", min_usd_exchange_limit="0.5", max_usd_exchange_limit="1.5")
     base, amount, override = _override_plan(p)
-    low, high = amount_bounds(p)
+    low, high = amounts_strictly_inside_limits(p)
     assert low <= base <= high and low <= amount <= high and amount != base
     assert (amount * override).denominator == 1
 
@@ -57,7 +57,7 @@ def test_override_amount_is_clamped_to_the_limits() -> None:
 def test_override_plan_untestable_when_no_multiple_fits() -> None:
     # Only the amount 3 fits (0.75 < 3 x 0.25 < 1.0 with limits 0.5 and 1.0): no second amount.
     p = pair("0.25", "0.1", min_usd_exchange_limit="0.5", max_usd_exchange_limit="1.0")
-    assert amount_bounds(p) == (3, 3)
+    assert amounts_strictly_inside_limits(p) == (3, 3)
     with pytest.raises(Untestable):
         _override_plan(p)
 

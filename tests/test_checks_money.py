@@ -8,7 +8,11 @@ from fractions import Fraction
 from catalogue_helpers import pair
 
 from qiibee_conformance.checks.exchange import _override_plan
-from qiibee_conformance.checks.exchange_run import amount_bounds, choose_amounts, minimal_amount
+from qiibee_conformance.checks.exchange_run import (
+    amounts_strictly_inside_limits,
+    choose_amounts,
+    minimal_amount,
+)
 from qiibee_conformance.money import float_received, received_amount
 
 
@@ -24,7 +28,7 @@ def test_amounts_reveal_float_rounding_and_inversion() -> None:
 def test_amounts_respect_usd_limits() -> None:
     # 2 x 0.35 = 0.70 sits on the minimum (inclusiveness undocumented); 4 x 0.35 = 1.40 is over the maximum.
     p = pair("0.35", "0.0125", max_usd_exchange_limit="1.100", min_usd_exchange_limit="0.70")
-    low, high = amount_bounds(p)
+    low, high = amounts_strictly_inside_limits(p)
     assert (low, high) == (3, 3)
     assert choose_amounts(p) == [3]
 

@@ -18,7 +18,7 @@ from qiibee_conformance.checks.exchange_run import (
     EXCHANGE,
     SPARE,
     PairRun,
-    amount_bounds,
+    amounts_strictly_inside_limits,
     exact_user,
     exchange_row,
     exchange_rows,
@@ -212,7 +212,7 @@ def _override_plan(pair: Pair) -> tuple[int, int, Fraction]:
     offramp, onramp = pair.from_token.offramp, pair.to_token.onramp
     assert offramp is not None and onramp
     rate = offramp / onramp
-    low, high = amount_bounds(pair)
+    low, high = amounts_strictly_inside_limits(pair)
     base = minimal_amount(pair)
     for override in OVERRIDES:
         if override == rate or received_amount(base, override) == received_amount(base, rate):

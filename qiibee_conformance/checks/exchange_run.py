@@ -37,7 +37,7 @@ EXCHANGE = "exchange"
 Row = dict[str, Any]
 
 
-def amount_bounds(pair: Pair) -> tuple[int, int]:
+def amounts_strictly_inside_limits(pair: Pair) -> tuple[int, int]:
     """The smallest and largest amounts strictly inside the pair's USD limits.
 
     Targets may or may not enforce the limits, and whether a limit itself is allowed
@@ -73,7 +73,7 @@ def _yielding_bounds(pair: Pair, received_at_least: int = 1) -> tuple[int, int]:
 
     An amount whose result floors to 0 may be refused with a 400 or accepted receiving 0
     (D65): the suite never sends one where it expects an acceptance."""
-    low, high = amount_bounds(pair)
+    low, high = amounts_strictly_inside_limits(pair)
     rate = _rate(pair)
     if rate is None:
         return low, high
@@ -172,7 +172,7 @@ def history_debited(rows: list[Row], token_id: int) -> Fraction:
     for row in rows:
         debit = reconcile.row_type(row) == reconcile.DEBIT and reconcile.row_token_id(row) in (token_id, None)
         if debit and not reconcile.is_failed(row):
-            total += reconcile.row_number(row, *reconcile.BURNED_FIELDS, "amount_received") or 0
+            total += reconcile.row_number(row, *reconcile.DEBIT_FIELDS) or 0
     return total
 
 
