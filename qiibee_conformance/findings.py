@@ -78,7 +78,7 @@ class Finding:
     notes: tuple[str, ...] = field(default=())
 
     def filed(self, requirement_id: str, level: Level, decision: str | None) -> Finding:
-        """This finding under a requirement, its level and basis defaulting to the requirement's."""
+        """The finding filed under a requirement, its level and basis defaulting to the requirement's."""
         return replace(
             self,
             requirement_id=self.requirement_id or requirement_id,

@@ -14,7 +14,7 @@ import http.client
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,113 +85,163 @@ def _trap_handler(trap: Trap) -> type[BaseHTTPRequestHandler]:
     return TrapHandler
 
 
+class _Proxy(BaseHTTPRequestHandler):
+    """Forwards to the upstream mock, except where its mode misbehaves (set per server below)."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = urlsplit("http://127.0.0.1")
+    mode = "pass"
+    trap_url = ""
+    counter: itertools.count[int] = itertools.count()
+    options: dict[str, Any] = {}
+
+    def send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def forward(self, body: bytes | None) -> None:
+        host, port = self.upstream.hostname or "127.0.0.1", self.upstream.port
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            if self.mode == "latency":
+                time.sleep(float(self.options.get("delay", 0.1)))
+            self.send_response(resp.status)
+            for name, value in resp.getheaders():
+                if name.lower() not in _HOP_HEADERS:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        finally:
+            conn.close()
+
+    def stream_huge(self, size: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        chunk = b" " * 65536
+        sent = 0
+        try:
+            self.wfile.write(b'{"data": [')
+            sent += 10
+            while sent + len(chunk) < size:
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the client stopped reading: what a capped client does
+        self.close_connection = True
+
+    def reset(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(2)
+
+    def handle_any(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        misbehave = _MISBEHAVIOURS.get(self.mode)
+        if misbehave is None or not misbehave(self, next(self.counter), urlsplit(self.path).path):
+            self.forward(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = handle_any  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+# Each mode: answer the request its own way (True), or let it through to the mock (False).
+Misbehaviour = Callable[[_Proxy, int, str], bool]
+
+
+def _redirect_first(h: _Proxy, n: int, path: str) -> bool:
+    h.send(302, b"", "text/plain", Location=h.trap_url + h.path)
+    return True
+
+
+def _redirect_later(h: _Proxy, n: int, path: str) -> bool:
+    if n < int(h.options.get("after", 20)) or h.command != "POST" or path != "/users":
+        return False
+    h.send(307, b"", "text/plain", Location=h.trap_url + h.path)
+    return True
+
+
+def _rate_limit(h: _Proxy, n: int, path: str) -> bool:
+    if n % int(h.options.get("every", 4)) != 1:
+        return False
+    h.send(429 if n % 2 else 503, b'{"error": "slow down"}', "application/json", Retry_After="0")
+    return True
+
+
+def _hang(h: _Proxy, n: int, path: str) -> bool:
+    if h.command != "GET" or not path.endswith("/memberships"):
+        return False
+    time.sleep(float(h.options.get("hang_seconds", 3600)))
+    return True
+
+
+def _huge_body(h: _Proxy, n: int, path: str) -> bool:
+    if h.command != "GET" or not path.endswith("/balances"):
+        return False
+    h.stream_huge(int(h.options.get("huge_bytes", 200 * 1024 * 1024)))
+    return True
+
+
+def _reset(h: _Proxy, n: int, path: str) -> bool:
+    h.reset()
+    return True
+
+
+def _always(status: int, body: bytes, content_type: str) -> Misbehaviour:
+    def answer(h: _Proxy, n: int, path: str) -> bool:
+        h.send(status, body, content_type)
+        return True
+
+    return answer
+
+
+def _only(method: str, route: str, status: int, body: bytes) -> Misbehaviour:
+    def answer(h: _Proxy, n: int, path: str) -> bool:
+        if h.command != method or path != route:
+            return False
+        h.send(status, body, "application/json")
+        return True
+
+    return answer
+
+
+_MISBEHAVIOURS: dict[str, Misbehaviour] = {
+    "redirect-first": _redirect_first,
+    "redirect-later": _redirect_later,
+    "rate-limit": _rate_limit,
+    "unavailable": _always(503, b'{"error": "unavailable"}', "application/json"),
+    "hang": _hang,
+    "huge-body": _huge_body,
+    "reset": _reset,
+    "html-500": _always(500, b"<html><body><h1>Internal Server Error</h1></body></html>", "text/html"),
+    "garbage-200": _always(200, bytes(range(256)) * 4, "application/octet-stream"),
+    "reject-key": _always(401, b'{"error": "Invalid API Key"}', "application/json"),
+    "empty-whitelist": _only("GET", "/token-exchange-whitelist", 200, b'{"data": []}'),
+    "users-500": _only("POST", "/users", 500, b'{"error": "boom"}'),
+}
+
+
 def _proxy_handler(
     upstream: str, mode: str, trap_url: str, counter: itertools.count[int], options: dict[str, Any]
 ) -> type[BaseHTTPRequestHandler]:
-    up = urlsplit(upstream)
-
-    class ProxyHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name.replace("_", "-"), value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _forward(self, body: bytes | None) -> None:
-            conn = http.client.HTTPConnection(up.hostname or "127.0.0.1", up.port, timeout=30)
-            try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                if mode == "latency":
-                    time.sleep(float(options.get("delay", 0.1)))
-                self.send_response(resp.status)
-                for name, value in resp.getheaders():
-                    if name.lower() not in _HOP_HEADERS:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            finally:
-                conn.close()
-
-        def _any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            n = next(counter)
-            path = urlsplit(self.path).path
-            if mode == "redirect-first" or (
-                mode == "redirect-later"
-                and n >= int(options.get("after", 20))
-                and self.command == "POST"
-                and path == "/users"
-            ):
-                status = 302 if mode == "redirect-first" else 307
-                self._send(status, b"", "text/plain", Location=trap_url + self.path)
-                return
-            if mode == "rate-limit" and n % int(options.get("every", 4)) == 1:
-                status = 429 if n % 2 else 503
-                self._send(status, b'{"error": "slow down"}', "application/json", Retry_After="0")
-                return
-            if mode == "unavailable":
-                self._send(503, b'{"error": "unavailable"}', "application/json")
-                return
-            if mode == "hang" and self.command == "GET" and path.endswith("/memberships"):
-                time.sleep(float(options.get("hang_seconds", 3600)))
-                return
-            if mode == "huge-body" and self.command == "GET" and path.endswith("/balances"):
-                self._stream_huge(int(options.get("huge_bytes", 200 * 1024 * 1024)))
-                return
-            if mode == "reset":
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            if mode == "html-500":
-                self._send(500, b"<html><body><h1>Internal Server Error</h1></body></html>", "text/html")
-                return
-            if mode == "garbage-200":
-                self._send(200, bytes(range(256)) * 4, "application/octet-stream")
-                return
-            if mode == "empty-whitelist" and self.command == "GET" and path == "/token-exchange-whitelist":
-                self._send(200, b'{"data": []}', "application/json")
-                return
-            if mode == "users-500" and self.command == "POST" and path == "/users":
-                self._send(500, b'{"error": "boom"}', "application/json")
-                return
-            if mode == "reject-key":
-                self._send(401, b'{"error": "Invalid API Key"}', "application/json")
-                return
-            self._forward(body)
-
-        def _stream_huge(self, size: int) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            chunk = b" " * 65536
-            sent = 0
-            try:
-                self.wfile.write(b'{"data": [')
-                sent += 10
-                while sent + len(chunk) < size:
-                    self.wfile.write(chunk)
-                    sent += len(chunk)
-            except OSError:
-                pass  # the client stopped reading: what a capped client does
-            self.close_connection = True
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _any  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return ProxyHandler
+    settings = {
+        "upstream": urlsplit(upstream), "mode": mode, "trap_url": trap_url, "counter": counter,
+        "options": options,
+    }  # fmt: skip
+    return type("ProxyHandler", (_Proxy,), settings)
 
 
 @contextmanager
@@ -214,7 +264,7 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 @contextmanager
 def hostile(upstream: str, mode: str, **options: Any) -> Iterator[Hostile]:
     """A proxy to ``upstream`` misbehaving as ``mode``, and the trap redirects point to."""
-    if mode not in MODES:
+    if mode not in MODES or (mode not in _MISBEHAVIOURS and mode not in ("pass", "latency")):
         raise ValueError(f"unknown mode {mode!r}")
     trap = Trap()
     counter = itertools.count()

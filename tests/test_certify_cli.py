@@ -10,17 +10,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
-from certify_helpers import (
-    clean_env,
-    describe,
-    load_report,
-    requirement_status,
-    run_certify,
-    run_plain_pytest,
-    serve,
-)
 
 from qiibee_conformance.certify.config import load_config, make_settings
 from qiibee_conformance.certify.reports import html_report, json_report
@@ -31,6 +23,15 @@ from qiibee_conformance.paths import contracts_dir
 from qiibee_conformance.redact import REDACTED, scrub_files
 from qiibee_conformance.settings import DOCUMENTED_ETIHAD_NUMBERS
 from qiibee_conformance.targets import ensure_safe_target, validate_url
+from tests.certify_helpers import (
+    clean_env,
+    describe,
+    load_report,
+    requirement_status,
+    run_certify,
+    run_plain_pytest,
+    serve,
+)
 
 SECRET_KEY = "qk-secret-7f3a9c1e5b2d4680"
 
@@ -313,6 +314,7 @@ class _EmptyCatalogueHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        body: dict[str, Any]
         if self.headers.get("X-API-KEY") != SECRET_KEY:
             status, body = 401, {"error": "Invalid API Key"}
         elif self.path.startswith("/token-exchange-whitelist"):

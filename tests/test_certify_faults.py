@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from certify_helpers import describe, load_report, requirement_status, run_certify
 
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.mock.faults import FAULTS
 from qiibee_conformance.requirements import REQUIREMENTS
+from tests.certify_helpers import describe, load_report, requirement_status, run_certify
 
 ARCHITECTURE = Path(__file__).resolve().parents[1] / "ARCHITECTURE.md"
 _ROW = re.compile(r"^\|\s*`([a-z0-9-]+)`[^|]*\|\s*([A-Z]+-\d\d)\s*\|\s*$")

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from certify_helpers import clean_env, describe, load_report, requirement_status, run_certify
-from hostile import hostile
 
 from qiibee_conformance.embedded import EmbeddedMock
+from tests.certify_helpers import clean_env, describe, load_report, requirement_status, run_certify
+from tests.hostile import hostile
 
 pytestmark = pytest.mark.slow
 

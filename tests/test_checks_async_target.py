@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import requests
-from certify_helpers import describe, load_report, requirement_status, run_certify, serve
 
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.times import fraction_digits
+from tests.certify_helpers import describe, load_report, requirement_status, run_certify, serve
 
 KEY = "async-target-key-7c2e91"
 APPLY_DELAY = 0.5

@@ -15,7 +15,6 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from catalogue_helpers import pair, token
 
 from qiibee_conformance.checks.base import REGISTRY, all_checks
 from qiibee_conformance.checks.context import CheckContext
@@ -38,6 +37,7 @@ from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.findings import Level, Untestable
 from qiibee_conformance.money import received_amount
 from qiibee_conformance.settings import Settings
+from tests.catalogue_helpers import pair, token
 
 KEY = "exchange-levels-key-5d0c7e"
 Start = Callable[..., EmbeddedMock]

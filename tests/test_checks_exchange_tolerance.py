@@ -10,7 +10,6 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from catalogue_helpers import pair
 
 from qiibee_conformance.checks.concurrency import exchange_burst
 from qiibee_conformance.checks.context import CheckContext
@@ -23,6 +22,7 @@ from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.findings import Untestable
 from qiibee_conformance.money import received_amount, revealing_amounts
 from qiibee_conformance.settings import Settings
+from tests.catalogue_helpers import pair
 
 
 def test_bounds_never_sit_on_a_limit() -> None:

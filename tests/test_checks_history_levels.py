@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from catalogue_helpers import pair
 
 from qiibee_conformance.checks.base import REGISTRY, Check
 from qiibee_conformance.checks.context import CheckContext
@@ -37,6 +36,7 @@ from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.findings import Level
 from qiibee_conformance.requirements import REQUIREMENTS
 from qiibee_conformance.settings import Settings
+from tests.catalogue_helpers import pair
 
 USER, OTHER = "u-his", "u-other"
 BRAND, PARTNER = 1, 2  # catalogue_helpers.pair(): brand token 1 -> partner token 2
@@ -107,7 +107,7 @@ class FakeHistory:
         except ValueError as err:
             return response(self.bad, {"error": str(err)}, url)
         total = len(rows)
-        body = {"limit": limit, "offset": offset, "total_tx_count": total}
+        body: dict[str, Any] = {"limit": limit, "offset": offset, "total_tx_count": total}
         body["transactions"] = [self._render(r) for r in rows[offset : offset + limit]]
         return response(200, {"data": body}, url)
 
@@ -317,7 +317,7 @@ def test_judge_walk_levels() -> None:
 
 
 def test_token_expectation() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": 1, "token": {"id": "1"}},
         {"id": 2, "token": {"id": 1}, "token_to": {"id": 2}},
         {"id": 3, "token": {"id": 2}},

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from catalogue_helpers import pair
-
 from qiibee_conformance.checks.exchange import _override_plan
 from qiibee_conformance.checks.exchange_run import (
     amounts_strictly_inside_limits,
@@ -14,6 +12,7 @@ from qiibee_conformance.checks.exchange_run import (
     minimal_amount,
 )
 from qiibee_conformance.money import float_received, received_amount
+from tests.catalogue_helpers import pair
 
 
 def test_amounts_reveal_float_rounding_and_inversion() -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from certify_helpers import describe, load_report, requirement_status, run_certify
 
 from qiibee_conformance.checks.base import REGISTRY, all_checks
 from qiibee_conformance.checks.context import CheckContext
@@ -25,6 +24,7 @@ from qiibee_conformance.client import ApiClient, Response
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.settings import Settings
+from tests.certify_helpers import describe, load_report, requirement_status, run_certify
 
 KEY = "users-levels-key-3c9e1f7a"
 GROUPS = "users,errors,auth"

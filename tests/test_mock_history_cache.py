@@ -69,7 +69,11 @@ def test_row_writes_and_rollbacks_reach_the_cache() -> None:
     st = build_state(MockConfig(seed_users=1))
     forgotten: list[int] = []
     forget = st.renderer.forget_tx
-    st.store.tx_changed = lambda tx_id: (forgotten.append(tx_id), forget(tx_id))
+    def changed(tx_id: int) -> None:
+        forgotten.append(tx_id)
+        forget(tx_id)
+
+    st.store.tx_changed = changed
     common: dict[str, Any] = {"user_pk": 1, "token_id": 101, "token_to_id": None, "amount": 5}
     row = st.store.insert_tx(type="credit_points", status="success", amount_received="5", **common)
     with pytest.raises(ApiError), st.store.transaction():

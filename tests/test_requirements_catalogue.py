@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from vendor_docs import DOC_FILES, REPO, normalised, vendor_texts
 
 from qiibee_conformance.findings import Level
 from qiibee_conformance.requirements import REQUIREMENTS
+from tests.vendor_docs import DOC_FILES, REPO, normalised, vendor_texts
 
 DECISIONS = (REPO / "openapi" / "DECISIONS.md").read_text(encoding="utf-8")
 LEVEL_OF = {f"D{m[0]}": m[1] for m in re.findall(r"^### D(\d+) · (\w+) · ", DECISIONS, flags=re.MULTILINE)}

@@ -120,14 +120,20 @@ def test_only_plainly_judged_emails_are_sent(email: str, ambiguous: bool) -> Non
     assert cases.is_ambiguous_case(case, INTEGER_QUERY) is ambiguous
 
 
+def _user(case: Any) -> dict[str, Any]:
+    body: dict[str, Any] = case.body
+    user: dict[str, Any] = body["user"]
+    return user
+
+
 def test_generated_auth_ids_become_routable_and_types_stay() -> None:
     rewritten = cases.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": "a/b?c"}}))
     again = cases.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": "a/b?c"}}))
-    assert rewritten.body["user"]["auth_id"].startswith("gen-")
-    assert rewritten.body["user"]["auth_id"] == again.body["user"]["auth_id"]
+    assert _user(rewritten)["auth_id"].startswith("gen-")
+    assert _user(rewritten)["auth_id"] == _user(again)["auth_id"]
     for kept in ("e24c962d-c81c-4a01-b0cd-57dd233553f1", "", None, 12, ["x"]):
         case = cases.url_safe_auth_ids(_case("POST /users", body={"user": {"auth_id": kept}}))
-        assert case.body["user"]["auth_id"] == kept
+        assert _user(case)["auth_id"] == kept
 
 
 def test_failure_messages_lose_the_key() -> None:
@@ -181,8 +187,8 @@ def test_stateful_users_always_carry_a_fresh_auth_id(sent: Any) -> None:
     if sent is not None:
         user["auth_id"] = sent
     case = cases.fresh_identities(_case("POST /users", body={"user": user}))
-    assert str(case.body["user"]["auth_id"]).startswith("st-")
-    email = case.body["user"]["email"]
+    assert str(_user(case)["auth_id"]).startswith("st-")
+    email = _user(case)["email"]
     assert email.startswith("st-") and email.endswith("@email.com")
 
 
@@ -319,7 +325,7 @@ def test_positive_answers(
     expected: str,
 ) -> None:
     parts = dict(parts)
-    call = {key: parts.pop(key) for key in ("query", "body") if key in parts}
+    call: dict[str, Any] = {key: parts.pop(key) for key in ("query", "body") if key in parts}
     if parts:
         call["path_parameters"] = parts
 
@@ -337,6 +343,10 @@ def test_the_auth_probe_status_is_where_the_wrapper_reads_it() -> None:
     assert "got `{response.status_code}" in source, "schemathesis reworded ignored_auth: update auth_probe.py"
 
 
+NO_CONTEXT: Any = None  # the stand-in ignored_auth never looks at them
+NO_CASE: Any = None
+
+
 def test_a_rate_limited_auth_probe_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     def probe_answered(status: str) -> Callable[..., None]:
         def fake(*_: Any) -> None:
@@ -349,10 +359,10 @@ def test_a_rate_limited_auth_probe_proves_nothing(monkeypatch: pytest.MonkeyPatc
 
     for status in ("429 Too Many Requests", "503 Service Unavailable"):
         monkeypatch.setattr(auth_probe, "ignored_auth", probe_answered(status))
-        assert auth_probe.ignored_auth_unless_rate_limited(None, None, None) is None
+        assert auth_probe.ignored_auth_unless_rate_limited(NO_CONTEXT, None, NO_CASE) is None
     monkeypatch.setattr(auth_probe, "ignored_auth", probe_answered("200 OK"))
     with pytest.raises(IgnoredAuth):
-        auth_probe.ignored_auth_unless_rate_limited(None, None, None)
+        auth_probe.ignored_auth_unless_rate_limited(NO_CONTEXT, None, NO_CASE)
 
 
 @pytest.mark.slow

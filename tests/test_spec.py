@@ -15,12 +15,12 @@ import re
 from typing import Any
 
 import pytest
-import spec_validation as spec_schemas
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
-from vendor_docs import DOC_FILES, REPO, vendor_texts
 
+import tests.spec_validation as spec_schemas
 from qiibee_conformance import spec
+from tests.vendor_docs import DOC_FILES, REPO, vendor_texts
 
 DECISIONS = REPO / "openapi" / "DECISIONS.md"
 # Sources an x-doc-section may name: the two documents, and the vendor's Points Bank pages

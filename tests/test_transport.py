@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from certify_helpers import serve
-from hostile import hostile
 
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.embedded import EmbeddedMock
@@ -27,6 +25,8 @@ from qiibee_conformance.transport import (
     retry_after_seconds,
     same_origin,
 )
+from tests.certify_helpers import serve
+from tests.hostile import hostile
 
 KEY = "qk-transport-5e1f0a9b7c"
 
@@ -157,7 +157,7 @@ def test_proxies_follow_the_environment_read_once() -> None:
 def test_requests_never_read_an_environment_another_thread_rewrites(
     mock_server: EmbeddedMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """pytest rewrites PYTEST_CURRENT_TEST while the business checks send requests from a
+    """Pytest rewrites PYTEST_CURRENT_TEST while the business checks send requests from a
     thread of their own; requests reads os.environ on every request, which can then fail.
     The session reads it once: after that, an environment that cannot be read changes nothing."""
 

@@ -176,29 +176,42 @@ class Collector:
         self.progress.collected(groups)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = self.records.get(report.nodeid)
-        if record is None:
-            ids, group = self._items.get(report.nodeid, ([], UNMARKED_GROUP))
-            record = ItemRecord(nodeid=report.nodeid, requirement_ids=ids, group=group)
-            self.records[report.nodeid] = record
-            self.order.append(report.nodeid)
+        record = self._record_of(report.nodeid)
         subtest = getattr(report, "context", None) is not None
         if not subtest:  # a subtest's time is already part of its test's call phase
             record.duration += report.duration
         if report.failed and record.outcome != FAIL:
-            record.outcome = FAIL
-            message, details = self._failure_text(report)
-            if subtest:
-                message = f"{getattr(report, 'head_line', '')}: {message}"
-            elif report.when != "call":
-                message = f"error in {report.when}: {message}"
-            record.message, record.details = message, details
-            record.run_error = isinstance(report.longrepr, str) and report.longrepr.startswith("RunError:")
+            self._fail(record, report, subtest=subtest)
         elif report.skipped and record.outcome == PASS:
             record.outcome = SKIPPED
             record.message = self._skip_reason(report)
-        # Every phase's report repeats the item's properties; the teardown report has them all.
-        for name, value in report.user_properties if report.when == "teardown" and not subtest else ():
+        if report.when == "teardown" and not subtest:
+            # Every phase's report repeats the item's properties; the teardown report has them all.
+            self._take_properties(record, report.user_properties)
+        if report.when == "teardown":
+            self.progress.record(record, self._titles.get(report.nodeid, ""))
+
+    def _record_of(self, nodeid: str) -> ItemRecord:
+        record = self.records.get(nodeid)
+        if record is None:
+            ids, group = self._items.get(nodeid, ([], UNMARKED_GROUP))
+            record = ItemRecord(nodeid=nodeid, requirement_ids=ids, group=group)
+            self.records[nodeid] = record
+            self.order.append(nodeid)
+        return record
+
+    def _fail(self, record: ItemRecord, report: pytest.TestReport, *, subtest: bool) -> None:
+        record.outcome = FAIL
+        message, details = self._failure_text(report)
+        if subtest:
+            message = f"{getattr(report, 'head_line', '')}: {message}"
+        elif report.when != "call":
+            message = f"error in {report.when}: {message}"
+        record.message, record.details = message, details
+        record.run_error = isinstance(report.longrepr, str) and report.longrepr.startswith("RunError:")
+
+    def _take_properties(self, record: ItemRecord, properties: list[tuple[str, object]]) -> None:
+        for name, value in properties:
             if name == CHECK_SECONDS and isinstance(value, int | float):
                 record.duration = float(value)  # a business check that ran ahead of its test
             elif name == PREREQUISITE:
@@ -208,8 +221,6 @@ class Collector:
                     self._take(record, name, value)
                 except Exception as err:  # a malformed entry must not abort the whole run
                     record.evidence.append({"note": f"unreadable {name}: {type(err).__name__}"})
-        if report.when == "teardown":
-            self.progress.record(record, self._titles.get(report.nodeid, ""))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         message = session.config.stash.get(RUN_ERROR_KEY, None)

@@ -58,8 +58,8 @@ def _advisory_lines(r: RequirementResult) -> list[str]:
     return out
 
 
-def render(cert: Certification, reports: Sequence[Path]) -> str:
-    out: list[str] = [""]
+def _table(cert: Certification) -> list[str]:
+    out: list[str] = []
     shown = [r for r in cert.requirements if r.status != NOT_RUN]
     not_run = [r for r in cert.requirements if r.status == NOT_RUN and r.message != "not selected (--only)"]
     unselected = len(cert.requirements) - len(shown) - len(not_run)
@@ -74,6 +74,11 @@ def render(cert: Certification, reports: Sequence[Path]) -> str:
         out.append(f"not run ({not_run[0].message}): {', '.join(r.id for r in not_run)}")
     if unselected:
         out.append(f"not selected (--only): {unselected} requirements")
+    return out
+
+
+def _what_was_found(cert: Certification) -> list[str]:
+    out: list[str] = []
     if cert.failed or cert.failed_unmarked:
         heading = "Findings (strict mode: advisories count as failures):" if cert.strict else "Findings:"
         out += ["", heading]
@@ -90,9 +95,14 @@ def render(cert: Certification, reports: Sequence[Path]) -> str:
         out += ["", "Untestable (the target gave no means to test; not counted as passed):"]
         out += [f"  {r.id}  {r.message.strip().splitlines()[0] if r.message.strip() else ''}"
                 for r in cert.untestable]
+    return out
+
+
+def render(cert: Certification, reports: Sequence[Path]) -> str:
     counts = cert.status_counts()
     requests = cert.counts
     mode = ", strict" if cert.strict else ""
+    out = ["", *_table(cert), *_what_was_found(cert)]
     out += [
         "",
         f"verdict: {cert.verdict}  ({counts[VERIFIED]} verified, {counts[ADVISORY]} advisory, "

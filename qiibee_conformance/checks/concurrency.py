@@ -249,7 +249,8 @@ def _balance_reconciles(
     base: Decimal,
     evidence: list[Evidence],
 ) -> None:
-    """balance = the balance before the burst + the trailing credit − what the history shows burned."""
+    """The balance must be the one before the burst + the trailing credit − what the history shows
+    burned."""
     burned = history_burned(rows, pair)
     if burned is None:
         raise Untestable("an exchange history row does not show the points it burned (see EXC-11)")

@@ -42,7 +42,7 @@ def redeem(ctx: CheckContext, user: str, pair: Pair, **fields: Any) -> Response:
 
 @check("NFT-01")
 def nft_burns_ceil(ctx: CheckContext) -> None:
-    """burned = ceil(NFT onramp ÷ point onramp) (D81), judged by the balance's change: the row's
+    """Points burned = ceil(NFT onramp ÷ point onramp) (D81), judged by the balance's change: the row's
     type is free and it may settle later (D82), the debit at acceptance or at settlement (D101)."""
     pair, burn = _nft(ctx)
     user = ctx.api.new_user("nft")

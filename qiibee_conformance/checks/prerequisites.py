@@ -104,6 +104,13 @@ def _user(ctx: CheckContext) -> tuple[Prerequisite, str | None]:
     return Prerequisite(USER, True), auth_id
 
 
+def _answered_wrong(name: str, response: Response, what: str) -> Prerequisite:
+    """A prerequisite whose request got no success: unmet if the key may not, else broken."""
+    if _refused(response):
+        return Prerequisite(name, False, f"{what} was refused with HTTP {response.status}")
+    return _broken(name, f"{what} answered HTTP {response.status}", response)
+
+
 def _funding(ctx: CheckContext, user: str) -> Prerequisite:
     try:
         token = ctx.brand_token_id  # discovery: finds the token credit_points accepts
@@ -111,15 +118,10 @@ def _funding(ctx: CheckContext, user: str) -> Prerequisite:
         return Prerequisite(FUNDING, False, str(err))
     before = ctx.api.read_balance(user, token)
     if isinstance(before, Response):
-        if _refused(before):
-            return Prerequisite(FUNDING, False, f"GET balances was refused with HTTP {before.status}")
-        return _broken(FUNDING, f"the balances of a new user cannot be read: HTTP {before.status}", before)
+        return _answered_wrong(FUNDING, before, "GET /users/:auth_id/balances of a new user")
     credit = ctx.api.points("credit_points", user, FUNDING_AMOUNT, token)
-    if _refused(credit):
-        return Prerequisite(FUNDING, False, f"credit_points was refused with HTTP {credit.status}")
     if credit.status != 202:
-        message = f"credit_points of {FUNDING_AMOUNT} brand points answered HTTP {credit.status}"
-        return _broken(FUNDING, message, credit)
+        return _answered_wrong(FUNDING, credit, f"credit_points of {FUNDING_AMOUNT} brand points")
     if not ctx.api.until_balance(user, before + FUNDING_AMOUNT, token):
         return _broken(
             FUNDING,

@@ -24,7 +24,7 @@ _RATE_LIMITED_PROBE = frozenset({429, 503})
 def ignored_auth_unless_rate_limited(
     ctx: CheckContext, response: Any, case: schemathesis.Case[Any]
 ) -> bool | None:
-    """schemathesis' ``ignored_auth``, except that a probe answered 429 or 503 proves nothing.
+    """The ``ignored_auth`` check of schemathesis, except that a probe answered 429 or 503 proves nothing.
 
     Its probes (the request without the key, and with a wrong one) go out on a fresh
     session, not through the suite's transport, so rate limiting is not waited out there.

@@ -30,7 +30,7 @@ _NUMERIC_LOOKING = re.compile(r"\s*[+-]?[\d_]*\.?[\d_]*([eE][+-]?[\d_]+)?\s*")
 
 
 def integer_query_parameters() -> dict[str, frozenset[str]]:
-    """The integer query parameters of each operation, by its label (\"GET /users\")."""
+    """The integer query parameters of each operation, by its label ("GET /users")."""
     spec = load_spec()
     found: dict[str, frozenset[str]] = {}
     for method, path, operation in iter_operations(spec):

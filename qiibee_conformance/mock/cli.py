@@ -8,6 +8,10 @@ key defaults to $QIIBEE_API_KEY or the demo key ``sandbox-demo-key``.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qiibee_conformance.mock.config import MockConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,26 +61,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import logging
+def _config(args: argparse.Namespace) -> MockConfig:
+    """The mock's configuration from the command line; MockUsageError for a bad value."""
     import math
     import os
-    import signal
-    import sys
 
-    from qiibee_conformance.mock.banner import banner, providers_text
     from qiibee_conformance.mock.config import DEFAULT_API_KEY, DEFAULT_SETTLE_DELAY, MockConfig
     from qiibee_conformance.mock.errors import MockUsageError
-    from qiibee_conformance.mock.faults import describe_faults, validate_faults
-    from qiibee_conformance.mock.variants import describe_variants, validate_variants
+    from qiibee_conformance.mock.faults import validate_faults
+    from qiibee_conformance.mock.variants import validate_variants
 
-    if args.list_faults:
-        print("faults (--fault NAME):\n" + describe_faults())
-        print("\nvariants (--variant NAME):\n" + describe_variants())
-        return 0
-    if args.list_providers:
-        print("membership number formats:\n" + providers_text())
-        return 0
     faults = validate_faults(args.fault)
     variants = validate_variants(args.variant)
     settle = DEFAULT_SETTLE_DELAY if args.settle_delay is None else args.settle_delay
@@ -87,10 +81,30 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise MockUsageError("--port must be between 1 and 65535")
     api_key = args.api_key or os.environ.get("QIIBEE_API_KEY") or DEFAULT_API_KEY
-    config = MockConfig(
+    return MockConfig(
         api_key=api_key, db_path=args.db, seed_users=args.seed_users, settle_delay=settle,
         faults=faults, variants=variants, seed_history=args.seed_history,
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import sys
+
+    from qiibee_conformance.mock.banner import banner, providers_text
+    from qiibee_conformance.mock.errors import MockUsageError
+    from qiibee_conformance.mock.faults import describe_faults
+    from qiibee_conformance.mock.variants import describe_variants
+
+    if args.list_faults:
+        print("faults (--fault NAME):\n" + describe_faults())
+        print("\nvariants (--variant NAME):\n" + describe_variants())
+        return 0
+    if args.list_providers:
+        print("membership number formats:\n" + providers_text())
+        return 0
+    config = _config(args)
 
     import sqlite3
 

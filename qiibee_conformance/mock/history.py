@@ -65,56 +65,75 @@ async def list_transactions(request: Request) -> Response:
         literal=literal,
     )
     flt = TxFilter()
-    auth_id = q.get("user_auth_id")
-    if auth_id:
-        user = st.store.user_by_auth_id(auth_id)
-        if user is None and not st.fault("history-user-filter-ignored"):
-            if st.variant("unknown-history-user-404"):
-                raise ApiError(f"user {auth_id!r} not found", 404)
-            return _empty(st, limit, offset)
-        if user is not None and not st.fault("history-user-filter-ignored"):
-            flt.user_pk = user.pk
-    types = list_param(q, "types", brackets=not st.variant("lists-repeat-only"))
-    if types and st.fault("exchange-row-type-renamed"):  # the renamed type is the one filtered on
-        stored = {shown: kept for kept, shown in RENAMED_TYPES.items()}
-        types = [stored.get(t, f"{t} (renamed)" if t in RENAMED_TYPES else t) for t in types]
-    if types:
-        unknown = [t for t in types if t not in EVENT_TYPES]
-        if unknown and st.variant("unknown-filter-400"):
-            raise ApiError(f"unknown loyalty event type {unknown[0]!r}")
-        if not st.fault("history-types-ignored"):
-            known = [t for t in types if t in EVENT_TYPES]
-            flt.types = known[:1] if st.fault("history-types-first-only") else known
-    token_raw = q.get("token_id")
-    if token_raw:
-        if not DIGITS_RE.match(token_raw) or len(token_raw) > 18:
-            raise ApiError("token_id must be an integer")
-        if not st.fault("history-token-filter-ignored"):
-            flt.token_id = int(token_raw)
-            flt.token_matches_to = st.variant("token-filter-both")
+    if not _user_filter(st, flt, q.get("user_auth_id")):
+        return _empty(st, limit, offset)
+    _types_filter(st, flt, list_param(q, "types", brackets=not st.variant("lists-repeat-only")))
+    _token_filter(st, flt, q.get("token_id"))
     bad_time = 404 if literal else 400  # literal-reading: "Bad data: HTTP 404 with error message"
     from_us = time_us(q.get("from_time"), "from_time", bad_time)
     _time_window(st, flt, from_us, time_us(q.get("to_time"), "to_time", bad_time))
-    query_offset = offset + 1 if offset and st.fault("history-offset-skip") else offset
-    oldest_first = st.fault("history-oldest-first")
-    renderer = st.renderer
-    ids: Sequence[int]
-    if flt.is_empty():
-        ids, total = st.store.unfiltered_ids(limit=limit, offset=query_offset, oldest_first=oldest_first)
-        items = renderer.cached_ids(ids)
-    else:
-        refs, total = st.store.list_tx_refs(
-            flt, limit=limit, offset=query_offset, oldest_first=oldest_first,
-            page_first=st.fault("history-filtered-short-pages"),
-        )
-        ids = [ref[0] for ref in refs]
-        items = renderer.cached_refs(refs)
+    ids, items, total = _select(st, flt, limit, offset)
     if st.fault("history-empty-user-404") and flt.user_pk is not None and total == 0:
         raise ApiError("no transactions for this user", 404)
     if st.fault("history-total-page"):
         total = len(ids)
     fields = {"limit": limit, "offset": offset, "total_tx_count": total}
-    return st.raw(renderer.page_bytes(fields, "transactions", _fill(st, ids, items)))
+    return st.raw(st.renderer.page_bytes(fields, "transactions", _fill(st, ids, items)))
+
+
+def _user_filter(st: MockState, flt: TxFilter, auth_id: str | None) -> bool:
+    """Apply ``user_auth_id``; False when it names no user (the answer is then an empty page)."""
+    if not auth_id:
+        return True
+    user = st.store.user_by_auth_id(auth_id)
+    if st.fault("history-user-filter-ignored"):
+        return True
+    if user is None:
+        if st.variant("unknown-history-user-404"):
+            raise ApiError(f"user {auth_id!r} not found", 404)
+        return False
+    flt.user_pk = user.pk
+    return True
+
+
+def _types_filter(st: MockState, flt: TxFilter, types: list[str]) -> None:
+    if types and st.fault("exchange-row-type-renamed"):  # the renamed type is the one filtered on
+        stored = {shown: kept for kept, shown in RENAMED_TYPES.items()}
+        types = [stored.get(t, f"{t} (renamed)" if t in RENAMED_TYPES else t) for t in types]
+    if not types:
+        return
+    unknown = [t for t in types if t not in EVENT_TYPES]
+    if unknown and st.variant("unknown-filter-400"):
+        raise ApiError(f"unknown loyalty event type {unknown[0]!r}")
+    if not st.fault("history-types-ignored"):
+        known = [t for t in types if t in EVENT_TYPES]
+        flt.types = known[:1] if st.fault("history-types-first-only") else known
+
+
+def _token_filter(st: MockState, flt: TxFilter, token_raw: str | None) -> None:
+    if not token_raw:
+        return
+    if not DIGITS_RE.match(token_raw) or len(token_raw) > 18:
+        raise ApiError("token_id must be an integer")
+    if not st.fault("history-token-filter-ignored"):
+        flt.token_id = int(token_raw)
+        flt.token_matches_to = st.variant("token-filter-both")
+
+
+def _select(
+    st: MockState, flt: TxFilter, limit: int, offset: int
+) -> tuple[Sequence[int], list[bytes | None], int]:
+    """The page's transaction ids, their cached renderings (None where not cached) and the total."""
+    query_offset = offset + 1 if offset and st.fault("history-offset-skip") else offset
+    oldest_first = st.fault("history-oldest-first")
+    if flt.is_empty():
+        ids, total = st.store.unfiltered_ids(limit=limit, offset=query_offset, oldest_first=oldest_first)
+        return ids, st.renderer.cached_ids(ids), total
+    refs, total = st.store.list_tx_refs(
+        flt, limit=limit, offset=query_offset, oldest_first=oldest_first,
+        page_first=st.fault("history-filtered-short-pages"),
+    )
+    return [ref[0] for ref in refs], st.renderer.cached_refs(refs), total
 
 
 def _fill(st: MockState, ids: Sequence[int], items: list[bytes | None]) -> list[bytes]:

@@ -141,17 +141,7 @@ async def update_user(request: Request) -> Response:
     replace = request.method == "PUT" and st.variant("literal-reading")
     if replace and "email" not in u:
         raise ApiError("email is required: PUT replaces the whole user")
-    changes = _profile(u)
-    if "email" in u:
-        email = _email(st, u, validate=not st.fault("user-update-email-unvalidated"))
-        if not st.fault("user-update-ignores-email"):
-            changes["email"] = email
-    new_auth = u.get("auth_id")
-    if "auth_id" in u and new_auth != user.auth_id:
-        if st.fault("user-auth-id-mutable"):
-            changes["auth_id"] = valid_auth_id(new_auth)
-        elif st.variant("auth-id-change-400"):
-            raise ApiError("auth_id cannot be changed")
+    changes = _changes(st, u, user.auth_id)
     if replace or st.fault("user-update-replaces"):
         for col in USER_FIELDS:
             if col != "email":
@@ -162,6 +152,22 @@ async def update_user(request: Request) -> Response:
     st.renderer.forget_user(user.pk)
     fresh = st.store.users_by_pk([user.pk])[user.pk]
     return st.user_written(fresh)
+
+
+def _changes(st: MockState, u: dict[str, Any], auth_id: str) -> dict[str, Any]:
+    """The columns an update sends: the profile fields, the email (validated), never the auth_id."""
+    changes = _profile(u)
+    if "email" in u:
+        email = _email(st, u, validate=not st.fault("user-update-email-unvalidated"))
+        if not st.fault("user-update-ignores-email"):
+            changes["email"] = email
+    new_auth = u.get("auth_id")
+    if "auth_id" in u and new_auth != auth_id:
+        if st.fault("user-auth-id-mutable"):
+            changes["auth_id"] = valid_auth_id(new_auth)
+        elif st.variant("auth-id-change-400"):
+            raise ApiError("auth_id cannot be changed")
+    return changes
 
 
 async def list_users(request: Request) -> Response:
