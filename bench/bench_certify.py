@@ -61,8 +61,11 @@ def tool(name: str) -> Path:
     """A console script of this venv, or exit 2 saying how to get it."""
     path = BIN_DIR / name
     if not path.exists():
-        print(f"bench_certify.py: cannot run: {path} not found; install the project with"
-              " `pip install -e '.[test]'` into this interpreter's venv", file=sys.stderr)
+        print(
+            f"bench_certify.py: cannot run: {path} not found; install the project with"
+            " `pip install -e '.[test]'` into this interpreter's venv",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     return path
 
@@ -98,7 +101,12 @@ def run_certify(binary: Path, workdir: Path, index: int) -> CertifyRun:
     started = time.monotonic()
     proc = subprocess.run(
         [str(binary), "certify", "--reports", str(reports)],
-        capture_output=True, text=True, env=clean_env(), cwd=workdir, timeout=CERTIFY_TIMEOUT, check=False,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=workdir,
+        timeout=CERTIFY_TIMEOUT,
+        check=False,
     )
     run = CertifyRun(wall_s=time.monotonic() - started, exit_code=proc.returncode)
     report = reports / "certification.json"
@@ -142,13 +150,25 @@ def run_schemathesis(binary: Path, workdir: Path, index: int) -> SchemathesisRun
     with EmbeddedMock() as mock:
         redactor = Redactor([mock.api_key])
         cmd = [
-            str(binary), "--config-file", str(config), "--no-color", "run", str(spec_path()),
-            "--url", mock.base_url, "--max-examples", str(MAX_EXAMPLES),
+            str(binary),
+            "--config-file",
+            str(config),
+            "--no-color",
+            "run",
+            str(spec_path()),
+            "--url",
+            mock.base_url,
+            "--max-examples",
+            str(MAX_EXAMPLES),
             # the checks certify leaves out because they demand what the documents never
             # promise (openapi/DECISIONS.md D146); otherwise schemathesis stops fuzzing an
             # operation at its first (false) failure and does less work than certify
-            "--exclude-checks", ",".join(BASELINE_EXCLUDED_CHECKS),
-            "--report", "har", "--report-har-path", str(har),
+            "--exclude-checks",
+            ",".join(BASELINE_EXCLUDED_CHECKS),
+            "--report",
+            "har",
+            "--report-har-path",
+            str(har),
         ]
         env = {**clean_env(), "QC_BENCH_KEY": mock.api_key}
         started = time.monotonic()
@@ -184,16 +204,32 @@ def summarize(certs: list[CertifyRun], sts: list[SchemathesisRun]) -> tuple[str,
     last = certs[-1]
     time_ok, ratio_ok = cert_s <= TARGET_CERTIFY_S, ratio <= TARGET_RATIO
     rows = [
-        ("qiibee-conformance certify, wall time", f"{cert_s:.1f} s", f"<= {TARGET_CERTIFY_S:g} s",
-         verdict(time_ok)),
-        ("  requests / schemathesis cases", f"{last.counts.get('total_requests', 0)} /"
-         f" {last.counts.get('schemathesis_cases', 0)}", "", ""),
-        ("  tests passed / failed / skipped", f"{last.tests.get('passed', 0)} / {last.tests.get('failed', 0)}"
-         f" / {last.tests.get('skipped', 0)}", "", last.verdict),
+        (
+            "qiibee-conformance certify, wall time",
+            f"{cert_s:.1f} s",
+            f"<= {TARGET_CERTIFY_S:g} s",
+            verdict(time_ok),
+        ),
+        (
+            "  requests / schemathesis cases",
+            f"{last.counts.get('total_requests', 0)} / {last.counts.get('schemathesis_cases', 0)}",
+            "",
+            "",
+        ),
+        (
+            "  tests passed / failed / skipped",
+            f"{last.tests.get('passed', 0)} / {last.tests.get('failed', 0)} / {last.tests.get('skipped', 0)}",
+            "",
+            last.verdict,
+        ),
         (f"schemathesis run --max-examples {MAX_EXAMPLES}", f"{st_s:.1f} s", "", ""),
         ("  requests / cases", f"{sts[-1].requests} / {sts[-1].cases}", "", f"exit {sts[-1].exit_code}"),
-        ("ratio certify / schemathesis", f"{of_medians:.2f}x of medians, {paired:.2f}x paired",
-         f"<= {TARGET_RATIO:g}x", verdict(ratio_ok)),
+        (
+            "ratio certify / schemathesis",
+            f"{of_medians:.2f}x of medians, {paired:.2f}x paired",
+            f"<= {TARGET_RATIO:g}x",
+            verdict(ratio_ok),
+        ),
     ]
     data = {
         "machine": machine(),
@@ -228,21 +264,27 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[CertifyRun], 
             if name == "certify":
                 c = run_certify(qc, workdir, i)
                 certs.append(c)
-                log(f"run {i + 1}/{args.runs} certify: {c.wall_s:.1f} s, exit {c.exit_code}, {c.verdict},"
-                    f" {c.counts.get('total_requests', 0)} requests")
+                log(
+                    f"run {i + 1}/{args.runs} certify: {c.wall_s:.1f} s, exit {c.exit_code}, {c.verdict},"
+                    f" {c.counts.get('total_requests', 0)} requests"
+                )
             else:
                 s = run_schemathesis(st, workdir, i)
                 sts.append(s)
-                log(f"run {i + 1}/{args.runs} schemathesis: {s.wall_s:.1f} s, exit {s.exit_code},"
-                    f" {s.cases} cases, {s.requests} requests")
+                log(
+                    f"run {i + 1}/{args.runs} schemathesis: {s.wall_s:.1f} s, exit {s.exit_code},"
+                    f" {s.cases} cases, {s.requests} requests"
+                )
     return certs, sts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     info = machine()
-    log(f"machine: {info['nproc']} cpu(s), {info['cpu']}; python {info['python']};"
-        f" load average {info['loadavg']} (other work on the machine skews every figure)")
+    log(
+        f"machine: {info['nproc']} cpu(s), {info['cpu']}; python {info['python']};"
+        f" load average {info['loadavg']} (other work on the machine skews every figure)"
+    )
     try:
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)

@@ -211,20 +211,24 @@ class WrkSettings:
     timeout_s: int = 10
 
 
-def run_wrk(
-    wrk: WrkSettings, url: str, script: Path, duration_s: float, env: dict[str, str]
-) -> WrkResult:
+def run_wrk(wrk: WrkSettings, url: str, script: Path, duration_s: float, env: dict[str, str]) -> WrkResult:
     """Run wrk once; the API key travels in ``env`` (QC_BENCH_KEY), never in argv."""
     cmd = [
-        wrk.binary, f"-t{wrk.threads}", f"-c{wrk.connections}", f"-d{max(1, round(duration_s))}s",
-        f"--timeout={wrk.timeout_s}s", "-s", str(script), url,
+        wrk.binary,
+        f"-t{wrk.threads}",
+        f"-c{wrk.connections}",
+        f"-d{max(1, round(duration_s))}s",
+        f"--timeout={wrk.timeout_s}s",
+        "-s",
+        str(script),
+        url,
     ]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=duration_s + 60, check=False
     )
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
-            return WrkResult(**json.loads(line[len(RESULT_TAG):]))
+            return WrkResult(**json.loads(line[len(RESULT_TAG) :]))
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     raise RunError(f"wrk gave no result (exit {proc.returncode}): {' | '.join(tail)}")
 
@@ -288,8 +292,11 @@ def prism_server(binary: Path, spec: Path, api_key: str, workdir: Path) -> Itera
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             [str(binary), "mock", str(spec), "-h", "127.0.0.1", "-p", str(port), "-v", "error"],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            cwd=PRISM_DIR, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=PRISM_DIR,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 60
@@ -371,8 +378,10 @@ def bench_throughput(
         for name, url in order:
             res = run_wrk(wrk, url + PAGE_PATH, script, duration, env)
             (result.ours if name == "ours" else result.prism).append(res)
-            log(f"run {i + 1}/{runs} {name:5}: {res.rps:8.1f} req/s  p50 {res.p50_us / 1000:.1f} ms"
-                f"  non-2xx {res.status}  socket errors {res.socket_errors}")
+            log(
+                f"run {i + 1}/{runs} {name:5}: {res.rps:8.1f} req/s  p50 {res.p50_us / 1000:.1f} ms"
+                f"  non-2xx {res.status}  socket errors {res.socket_errors}"
+            )
     return result
 
 
@@ -417,8 +426,10 @@ def bench_offsets(mock_url: str, api_key: str, runs: int, per_round: int, deep_o
             if round_no:
                 result.shallow_ms.append(median(samples[paths[0]]))
                 result.deep_ms.append(median(samples[paths[1]]))
-                log(f"round {round_no}/{runs}: offset 0 {result.shallow_ms[-1]:.2f} ms,"
-                    f" offset {deep_offset} {result.deep_ms[-1]:.2f} ms")
+                log(
+                    f"round {round_no}/{runs}: offset 0 {result.shallow_ms[-1]:.2f} ms,"
+                    f" offset {deep_offset} {result.deep_ms[-1]:.2f} ms"
+                )
     finally:
         conn.close()
     return result
@@ -452,9 +463,16 @@ class ExchangeResult:
     def correct(self) -> bool:
         return (
             # every user is funded far beyond what the run can burn: any 4xx is a mock bug
-            self.wrk is not None and self.wrk.n202 > 0 and self.wrk.n4xx == 0 and self.wrk.n5xx == 0
-            and self.lost == 0 and self.duplicate_ids == 0 and self.unexplained_extra == 0
-            and self.accepted_without_id == 0 and self.wrong_amount == 0 and not self.reconcile_problems
+            self.wrk is not None
+            and self.wrk.n202 > 0
+            and self.wrk.n4xx == 0
+            and self.wrk.n5xx == 0
+            and self.lost == 0
+            and self.duplicate_ids == 0
+            and self.unexplained_extra == 0
+            and self.accepted_without_id == 0
+            and self.wrong_amount == 0
+            and not self.reconcile_problems
         )
 
 
@@ -542,8 +560,10 @@ def bench_exchanges(
     # wrk stops with up to one request per connection sent but not counted; the server may
     # have accepted those, so they may appear in the history without a 202 we saw.
     result.in_flight_allowance = wrk.connections + w.timeout + w.read + w.write
-    log(f"{w.n202} accepted ({result.accepted_rps:.1f}/s), 4xx {w.n4xx}, 5xx {w.n5xx},"
-        f" socket errors {w.socket_errors}; reconciling")
+    log(
+        f"{w.n202} accepted ({result.accepted_rps:.1f}/s), 4xx {w.n4xx}, 5xx {w.n5xx},"
+        f" socket errors {w.socket_errors}; reconciling"
+    )
     acked, result.accepted_without_id = accepted_ids(bodies_dir)
     report = reconcile_users(client, auth_ids, pair.from_token.id, settle_timeout=settings.settle_timeout)
     result.reconcile_problems = [f"{d.auth_id}: {d.message}" for d in report.discrepancies]
@@ -566,46 +586,77 @@ def summarize(
         ("GET /transactions?limit=100, ours", f"{thr.ours_rps:.0f} req/s", "", ""),
         ("GET /transactions?limit=100, Prism", f"{thr.prism_rps:.0f} req/s", "", ""),
         ("  response body, ours / Prism", f"{thr.ours_bytes} / {thr.prism_bytes} bytes", "", ""),
-        ("  ratio ours / Prism", f"{thr.ratio_of_medians:.2f}x of medians, {thr.ratio_paired:.2f}x paired",
-         f">= {TARGET_RPS_RATIO}x", verdict(rps_ok)),
+        (
+            "  ratio ours / Prism",
+            f"{thr.ratio_of_medians:.2f}x of medians, {thr.ratio_paired:.2f}x paired",
+            f">= {TARGET_RPS_RATIO}x",
+            verdict(rps_ok),
+        ),
         ("page at offset 0, median latency", f"{median(off.shallow_ms):.2f} ms", "", ""),
         (f"page at offset {off.deep_offset}, median latency", f"{median(off.deep_ms):.2f} ms", "", ""),
         ("  ratio deep / first", f"{off.ratio:.2f}x", f"<= {float(TARGET_OFFSET_RATIO)}x", verdict(off_ok)),
-        ("exchanges accepted (202) per second", f"{exc.accepted_rps:.0f}/s", f">= {TARGET_EXCHANGE_RPS}/s",
-         verdict(exc_ok)),
-        ("  202s / found in history / lost / dup", f"{w.n202 if w else 0} / {exc.accepted_ids - exc.lost}"
-         f" / {exc.lost} / {exc.duplicate_ids}", "0 lost, 0 dup", "ok" if exc.correct else "FAILED"),
+        (
+            "exchanges accepted (202) per second",
+            f"{exc.accepted_rps:.0f}/s",
+            f">= {TARGET_EXCHANGE_RPS}/s",
+            verdict(exc_ok),
+        ),
+        (
+            "  202s / found in history / lost / dup",
+            f"{w.n202 if w else 0} / {exc.accepted_ids - exc.lost} / {exc.lost} / {exc.duplicate_ids}",
+            "0 lost, 0 dup",
+            "ok" if exc.correct else "FAILED",
+        ),
     ]
     correct = exc.correct and thr.errors == 0 and off.bad_status == 0
     data = {
         "machine": machine(),
         "settings": {
-            "history": args.history, "runs": args.runs, "duration_s": args.duration,
-            "wrk_threads": wrk.threads, "wrk_connections": wrk.connections,
+            "history": args.history,
+            "runs": args.runs,
+            "duration_s": args.duration,
+            "wrk_threads": wrk.threads,
+            "wrk_connections": wrk.connections,
             "latency_requests_per_round": args.latency_requests,
             "exchange_duration_s": args.exchange_duration,
             "exchange_users": args.exchange_users,
         },
         "throughput": {
-            "ours_rps": [r.rps for r in thr.ours], "prism_rps": [r.rps for r in thr.prism],
-            "ours_median": thr.ours_rps, "prism_median": thr.prism_rps,
-            "ratio_of_medians": thr.ratio_of_medians, "ratio_paired_median": thr.ratio_paired,
+            "ours_rps": [r.rps for r in thr.ours],
+            "prism_rps": [r.rps for r in thr.prism],
+            "ours_median": thr.ours_rps,
+            "prism_median": thr.prism_rps,
+            "ratio_of_medians": thr.ratio_of_medians,
+            "ratio_paired_median": thr.ratio_paired,
             "ratio": thr.ratio,
-            "ours_body_bytes": thr.ours_bytes, "prism_body_bytes": thr.prism_bytes,
-            "errors": thr.errors, "target_met": rps_ok,
+            "ours_body_bytes": thr.ours_bytes,
+            "prism_body_bytes": thr.prism_bytes,
+            "errors": thr.errors,
+            "target_met": rps_ok,
         },
         "offset": {
-            "offset0_ms": off.shallow_ms, "offset_deep_ms": off.deep_ms, "deep_offset": off.deep_offset,
-            "ratio": off.ratio, "bad_responses": off.bad_status, "target_met": off_ok,
+            "offset0_ms": off.shallow_ms,
+            "offset_deep_ms": off.deep_ms,
+            "deep_offset": off.deep_offset,
+            "ratio": off.ratio,
+            "bad_responses": off.bad_status,
+            "target_met": off_ok,
         },
         "exchange": {
-            "pair": exc.pair, "users": exc.users, "accepted_rps": exc.accepted_rps,
-            "wrk": asdict(w) if w else None, "accepted_ids": exc.accepted_ids,
-            "history_rows": exc.history_rows, "lost": exc.lost,
+            "pair": exc.pair,
+            "users": exc.users,
+            "accepted_rps": exc.accepted_rps,
+            "wrk": asdict(w) if w else None,
+            "accepted_ids": exc.accepted_ids,
+            "history_rows": exc.history_rows,
+            "lost": exc.lost,
             "in_flight_allowance": exc.in_flight_allowance,
-            "unexplained_extra": exc.unexplained_extra, "duplicate_ids": exc.duplicate_ids,
-            "wrong_amount": exc.wrong_amount, "reconcile_problems": exc.reconcile_problems[:20],
-            "target_met": exc_ok, "correct": exc.correct,
+            "unexplained_extra": exc.unexplained_extra,
+            "duplicate_ids": exc.duplicate_ids,
+            "wrong_amount": exc.wrong_amount,
+            "reconcile_problems": exc.reconcile_problems[:20],
+            "target_met": exc_ok,
+            "correct": exc.correct,
         },
     }
     return table(rows), data, rps_ok and off_ok and exc_ok, correct
@@ -621,8 +672,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10, help="seconds per wrk throughput run (default 10)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: 2 cores, server has one)")
     p.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
-    p.add_argument("--latency-requests", type=int, default=150,
-                   help="requests per offset per latency round (default 150)")
+    p.add_argument(
+        "--latency-requests",
+        type=int,
+        default=150,
+        help="requests per offset per latency round (default 150)",
+    )
     p.add_argument("--exchange-duration", type=float, default=10, help="seconds of exchanges (default 10)")
     p.add_argument("--exchange-users", type=int, default=100, help="funded users (default 100)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
@@ -635,13 +690,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrk_bin, prism_bin = preflight()
     wrk = WrkSettings(wrk_bin, args.threads, args.connections)
     info = machine()
-    log(f"machine: {info['nproc']} cpu(s), {info['cpu']}; python {info['python']};"
-        f" load average {info['loadavg']} (other work on the machine skews every figure)")
+    log(
+        f"machine: {info['nproc']} cpu(s), {info['cpu']}; python {info['python']};"
+        f" load average {info['loadavg']} (other work on the machine skews every figure)"
+    )
     started = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="qc-bench-") as tmp, EmbeddedMock(
-            seed_history=args.history, start_deadline=300
-        ) as mock:
+        with (
+            tempfile.TemporaryDirectory(prefix="qc-bench-") as tmp,
+            EmbeddedMock(seed_history=args.history, start_deadline=300) as mock,
+        ):
             workdir = Path(tmp)
             log(f"mock with {args.history} seeded rows up in {time.monotonic() - started:.1f} s")
             settings = Settings(base_url=mock.base_url, api_key=mock.api_key)
@@ -659,8 +717,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"offset latency: page at offset 0 vs page at offset {deep}")
             off = bench_offsets(mock.base_url, mock.api_key, args.runs, args.latency_requests, deep)
             with prism_server(prism_bin, spec, mock.api_key, workdir) as prism_url:
-                log(f"throughput: wrk -t{wrk.threads} -c{wrk.connections} -d{args.duration:g}s,"
-                    " ours vs Prism")
+                log(
+                    f"throughput: wrk -t{wrk.threads} -c{wrk.connections} -d{args.duration:g}s, ours vs Prism"
+                )
                 thr = bench_throughput(
                     wrk, mock.base_url, prism_url, mock.api_key, get_lua, args.runs, args.duration
                 )
@@ -673,8 +732,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     text, figures, all_met, correct = summarize(thr, off, exc, wrk, args)
     figures["wall_s"] = round(time.monotonic() - started, 1)
     print()
-    print(f"mock benchmark ({info['nproc']} cpu, {info['cpu']}; wrk -t{wrk.threads} -c{wrk.connections};"
-          f" medians of {args.runs} runs)")
+    print(
+        f"mock benchmark ({info['nproc']} cpu, {info['cpu']}; wrk -t{wrk.threads} -c{wrk.connections};"
+        f" medians of {args.runs} runs)"
+    )
     print(text)
     if exc.reconcile_problems:
         print("reconcile problems (first 5):", *exc.reconcile_problems[:5], sep="\n  ")

@@ -8,6 +8,8 @@
 - The business checks run last in the report but ahead in time: from the first
   contract test on, a background thread works through the selected checks while
   schemathesis fuzzes in the main thread (see qiibee_conformance.checks.ahead).
+- Every answered request is recorded for the coverage section of the reports (operation,
+  status, the requirement that sent it) and its time for the latency figures.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import Any
 import pytest
 import schemathesis
 
+from qiibee_conformance.certify import observe
+from qiibee_conformance.certify.coverage import COVERAGE
 from qiibee_conformance.certify.plugin import REDACTOR_KEY
+from qiibee_conformance.certify.selection import requirement_ids
 from qiibee_conformance.certify.stats import STATS
 from qiibee_conformance.checks import CheckContext
 from qiibee_conformance.checks.ahead import ChecksAhead
@@ -29,6 +34,7 @@ from qiibee_conformance.checks.prerequisites import PrerequisiteUnmetError
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.redact import Redactor
+from qiibee_conformance.settings import Settings
 
 EVIDENCE = "evidence"
 _DEFAULT_EVIDENCE_EXCHANGES = 6
@@ -39,6 +45,8 @@ BUSINESS_FILE = "test_business.py"
 _recent_schema_calls: deque[Exchange] = deque(maxlen=_DEFAULT_EVIDENCE_EXCHANGES)
 _recent_lock = threading.Lock()
 _header_redactor = Redactor()
+# The requirement of the contract test running in the main thread, where schemathesis sends.
+_running_test: dict[str, str | None] = {"requirement": None}
 
 
 @schemathesis.hook
@@ -49,11 +57,18 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
     try:
+        _record_schemathesis_call(case, response)
         exchange = _schemathesis_exchange(response)
     except Exception:  # evidence is best effort: it must never turn into a failure of its own
         return
     with _recent_lock:
         _recent_schema_calls.append(exchange)
+
+
+def _record_schemathesis_call(case: Any, response: Any) -> None:
+    call = (str(case.operation.method).upper(), str(case.operation.path), int(response.status_code),
+            float(response.elapsed) * 1000)
+    observe.schemathesis_calls(_running_test["requirement"], [call])
 
 
 def _text(value: object) -> str | None:
@@ -92,7 +107,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         item.stash[_REQUESTS_BEFORE_CALL] = client.request_count
     with _recent_lock:
         _recent_schema_calls.clear()
-    return (yield)
+    ids = requirement_ids(item)
+    _running_test["requirement"] = ids[0] if ids else None
+    try:
+        return (yield)
+    finally:
+        _running_test["requirement"] = None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -133,9 +153,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.name == BUSINESS_FILE)
 
 
+@pytest.fixture(scope="session")
+def coverage_recording(qiibee_settings: Settings, qiibee_client: ApiClient) -> None:
+    """Record every request of the checks' client for the coverage section of the reports."""
+    COVERAGE.begin(qiibee_settings.base)
+    qiibee_client.observe(observe.client_exchange)
+    observe.worker_calls(lambda: _running_test["requirement"])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def business_checks_ahead(request: pytest.FixtureRequest) -> Iterator[ChecksAhead | None]:
     """Start the selected business checks on a background thread at the first contract test."""
+    request.getfixturevalue("coverage_recording")  # before any check sends a request
     selected = [
         item.callspec.params["business_check"]
         for item in request.session.items

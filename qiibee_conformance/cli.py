@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "certify": ("qiibee_conformance.certify.cli", "certify a target against the documented contract"),
     "load": ("qiibee_conformance.loadtest.cli", "load-test a target with Locust, gate on SLOs, reconcile"),
     "mock": ("qiibee_conformance.mock.cli", "serve the stateful reference mock of both APIs"),
+    "diff": ("qiibee_conformance.diffing.cli", "compare two certification reports: what changed"),
 }
 
 

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +28,8 @@ API_KEY_HEADER = "X-API-KEY"
 _BODY_LIMIT = 4000
 
 Params = Mapping[str, Any] | list[tuple[str, Any]]
+# Called with every exchange the client records (e.g. to keep coverage); it must not raise.
+ExchangeObserver = Callable[[Exchange], None]
 
 
 @dataclass
@@ -72,6 +74,7 @@ class ApiClient:
         limits: Limits | None = None,
         history: int = 200,
         redactor: Redactor | None = None,
+        observer: ExchangeObserver | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -82,6 +85,12 @@ class ApiClient:
         self._lock = threading.Lock()
         self.exchanges: deque[Exchange] = deque(maxlen=history)
         self.request_count = 0
+        self._observers: list[ExchangeObserver] = [observer] if observer is not None else []
+
+    def observe(self, observer: ExchangeObserver) -> None:
+        """Call ``observer`` with every exchange recorded from now on (in the requesting thread)."""
+        with self._lock:
+            self._observers.append(observer)
 
     def __repr__(self) -> str:
         return f"ApiClient({self.base_url!r}, api_key={REDACTED!r})"
@@ -197,6 +206,9 @@ class ApiClient:
         with self._lock:
             self.exchanges.append(exchange)
             self.request_count += 1
+            observers = list(self._observers)
+        for observer in observers:
+            observer(exchange)
         return exchange
 
     # Convenience verbs -------------------------------------------------------------

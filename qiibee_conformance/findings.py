@@ -40,6 +40,9 @@ _VOLATILE = (
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
     (re.compile(r"https?://[^\s'\"]+"), "<url>"),
     (re.compile(r"\bqc-[\w-]+"), "<run-value>"),
+    # a generated id mixing letters and digits (usr_eee1e66299f3c02b, tx-9f2c81aa); names
+    # (user_auth_id) and codes (ST101, HIS-01) stay
+    (re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{8,}(?![\w-])"), "<id>"),
     (re.compile(r"\b[0-9a-f]{12,}\b"), "<hex>"),
     (re.compile(r"\d+(\.\d+)?"), "<n>"),
 )

@@ -22,11 +22,11 @@ CERTIFY_TIMEOUT = 300
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without the outer pytest's (xdist worker ids, addopts) and without a key."""
+    """The environment without the outer pytest's (xdist worker ids, addopts), without a key, and
+    without a CI job's summary file (a certify run under test must not write to the real job's)."""
+    dropped = {"COV_CORE_SOURCE", "COV_CORE_CONFIG", "GITHUB_STEP_SUMMARY"}
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_", "QIIBEE_")) and k not in {"COV_CORE_SOURCE", "COV_CORE_CONFIG"}
+        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "QIIBEE_")) and k not in dropped
     }
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
@@ -36,7 +36,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run in its own process group, so a timeout also kills the mock a certify run started."""
     proc = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     try:

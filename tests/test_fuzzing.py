@@ -6,14 +6,19 @@ relies on, instead of letting the stateful run or the pytest integration quietly
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
-import schemathesis.pytest.lazy as schemathesis_lazy
+import pytest
 
-from qiibee_conformance.fuzzing import load_schema
-from qiibee_conformance.fuzzing.pytest_compat import nodeid_shim
+from qiibee_conformance.certify import schema_failures
+from qiibee_conformance.embedded import EmbeddedMock
+from qiibee_conformance.fuzzing import OperationResult, fuzz_operations, load_schema
+from qiibee_conformance.fuzzing.reporting import report_results
 from qiibee_conformance.fuzzing.stateful import drop_unproducible_inputs
 from qiibee_conformance.settings import Settings
+from qiibee_conformance.spec import iter_operations, load_spec
 
 SETTINGS = Settings(base_url="http://127.0.0.1:9", api_key="qk-fuzzing-guard-1234")
 
@@ -26,18 +31,36 @@ def test_the_dependency_graph_still_has_the_shape_the_state_machine_edits() -> N
     assert create_user.outputs, "POST /users produces nothing the documented chains could follow"
 
 
-def test_schemathesis_still_reads_the_private_nodeid_the_shim_provides() -> None:
-    source = inspect.getsource(schemathesis_lazy)
-    assert "_nodeid" in source, "schemathesis no longer reads node._nodeid: remove fuzzing/pytest_compat.py"
+def test_every_operation_is_fuzzed_in_parallel_and_failures_name_their_operation(
+    start_mock: Callable[..., EmbeddedMock],
+) -> None:
+    """Guard on schemathesis' per-operation test builder (not public API), and proof that the
+    worker processes fuzz each operation and report a failure under its own name only."""
+    mock = start_mock(faults=["membership-delete-200"])
+    settings = Settings(base_url=mock.base_url, api_key=mock.api_key, max_examples=5)
+    labels = [f"{m} {p}" for m, p, _ in iter_operations(load_spec())]
+    results = fuzz_operations(settings, "positive", labels)
+    assert [r.label for r in results] == labels
+    assert all(r.cases > 0 and r.calls >= r.cases for r in results), [(r.label, r.cases) for r in results]
+    failed = {r.label: r.failure for r in results if r.failure}
+    assert list(failed) == ["DELETE /users/{auth_id}/memberships/{implementation_name}"], failed
+    assert "Undocumented status code" in str(failed[next(iter(failed))])
+    statuses = {call.status for r in results for call in r.observed}
+    assert 200 in statuses and mock.api_key not in repr(results)
 
 
-def test_the_shim_gives_a_node_its_nodeid_once() -> None:
-    class Node:
-        nodeid = "contracts/test_schema.py::test_x"
-
-    node = Node()
-    nodeid_shim(node)
-    assert node._nodeid == Node.nodeid  # type: ignore[attr-defined]
-    node._nodeid = "relabelled"  # type: ignore[attr-defined]
-    nodeid_shim(node)
-    assert node._nodeid == "relabelled"  # type: ignore[attr-defined]
+def test_the_report_names_each_failed_operation_as_the_reports_split_it() -> None:
+    """The SCH tests' failure text is what certify files one finding per operation from."""
+    results = [
+        OperationResult("GET /users", failure="FailureGroup: - ST101 Server error\n\n[500] boom"),
+        OperationResult("POST /users"),
+        OperationResult(
+            "DELETE /users/{auth_id}/memberships/{implementation_name}", failure="- ST103 Undocumented"
+        ),
+    ]
+    node: Any = SimpleNamespace(user_properties=[])
+    with pytest.raises(pytest.fail.Exception) as failed:
+        report_results(results, node)
+    parts = schema_failures.split(f"Failed: {failed.value}")
+    assert [label for label, _ in parts] == [results[0].label, results[2].label]
+    assert "ST101 Server error" in str(parts[0][1]) and "ST101" not in str(parts[1][1])

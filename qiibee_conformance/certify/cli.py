@@ -13,7 +13,9 @@ or the run could not be made).
 Exit status: 0 the target conforms (advisories included, unless --strict); 1 at
 least one requirement is broken (each finding is listed with a curl line to
 reproduce it); 2 the run could not be made or is incomplete (unreachable target,
-rejected key, bad config or flags, an unmet prerequisite), with one line saying why.
+rejected key, bad config or flags, a malformed baseline, an unmet prerequisite),
+with one line saying why. With --baseline, 1 only for findings the baseline does
+not accept (the verdict itself is unchanged).
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ Safety:
   staging, test, qa, uat, mock or dev, e.g. api-sandbox.example.com) is refused
   unless --allow-non-sandbox is given.
   Everything the run creates carries its run id (printed at the start).
+
+CI gate (see examples/ci/):
+  --write-baseline FILE        record this run's failures and advisories as accepted (give each a
+                               reason; optional expires: YYYY-MM-DD); exits as certify does
+  --baseline FILE              accepted findings are reported as such; exit 1 only for the others
+                               (advisories too with --strict); expired entries count again, entries
+                               no longer found are listed as fixed; a malformed file is exit 2
+  --markdown FILE              the verdict in Markdown (also appended to $GITHUB_STEP_SUMMARY when set)
+  qiibee-conformance diff OLD.json NEW.json   what changed between two runs
 
 Groups (--only): {groups}
 
@@ -92,6 +103,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a target that is neither loopback nor sandbox-like (writes data, spends points)",
     )
+    parser.add_argument(
+        "--baseline", metavar="FILE", help="accepted findings (YAML): exit 1 only for findings not in it"
+    )
+    parser.add_argument(
+        "--write-baseline", metavar="FILE", help="write this run's failures and advisories as a baseline"
+    )
+    parser.add_argument(
+        "--markdown", metavar="FILE", help="write the verdict in Markdown (for a pull-request comment)"
+    )
 
 
 def _number(flag: str, value: str | None, kind: type[int] | type[float]) -> int | float | None:
@@ -119,6 +139,8 @@ def _positive(flag: str, value: str | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from qiibee_conformance.certify.session import CertifyRequest, certify
     from qiibee_conformance.settings import api_key_from
 
@@ -133,5 +155,9 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         max_time=_positive("--max-time", args.max_time),
         allow_non_sandbox=bool(args.allow_non_sandbox),
+        baseline=args.baseline,
+        write_baseline=args.write_baseline,
+        markdown=args.markdown,
+        step_summary=os.environ.get("GITHUB_STEP_SUMMARY") or None,
     )
     return certify(request)

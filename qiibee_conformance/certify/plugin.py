@@ -22,6 +22,7 @@ from qiibee_conformance.settings import NO_API_KEY, Settings, api_key_from, new_
 
 if TYPE_CHECKING:
     from qiibee_conformance.client import ApiClient
+    from qiibee_conformance.fuzzing.parallel import FuzzAhead
     from qiibee_conformance.redact import Redactor
 
 # The certify runner puts its ready-made Settings here, so that the API key never
@@ -40,32 +41,69 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     short names of earlier releases stay as aliases."""
     group = parser.getgroup("qiibee", "qiibee-conformance")
     group.addoption(
-        "--qiibee-target", "--target", dest="qiibee_target", default=None,
+        "--qiibee-target",
+        "--target",
+        dest="qiibee_target",
+        default=None,
         help="base URL of the API under test (default: the embedded mock)",
     )
     group.addoption(
-        "--qiibee-api-key", "--api-key", dest="qiibee_api_key", default=None,
+        "--qiibee-api-key",
+        "--api-key",
+        dest="qiibee_api_key",
+        default=None,
         help="API key (default: $QIIBEE_API_KEY, which keeps it out of argv)",
     )
-    group.addoption("--qiibee-config", dest="qiibee_config", default=None,
-                    help="TOML config for what cannot be discovered")
-    group.addoption("--qiibee-max-examples", "--max-examples", dest="qiibee_max_examples", type=int,
-                    default=None, help="schemathesis examples per operation")
-    group.addoption("--qiibee-settle-timeout", "--settle-timeout", dest="qiibee_settle_timeout", type=float,
-                    default=None, help="seconds an exchange may stay in flight")
-    group.addoption("--qiibee-run-id", "--run-id", dest="qiibee_run_id", default=None,
-                    help="tag for everything the run creates (default: generated)")
     group.addoption(
-        "--qiibee-strict", dest="qiibee_strict", action="store_true", default=None,
+        "--qiibee-config",
+        dest="qiibee_config",
+        default=None,
+        help="TOML config for what cannot be discovered",
+    )
+    group.addoption(
+        "--qiibee-max-examples",
+        "--max-examples",
+        dest="qiibee_max_examples",
+        type=int,
+        default=None,
+        help="schemathesis examples per operation",
+    )
+    group.addoption(
+        "--qiibee-settle-timeout",
+        "--settle-timeout",
+        dest="qiibee_settle_timeout",
+        type=float,
+        default=None,
+        help="seconds an exchange may stay in flight",
+    )
+    group.addoption(
+        "--qiibee-run-id",
+        "--run-id",
+        dest="qiibee_run_id",
+        default=None,
+        help="tag for everything the run creates (default: generated)",
+    )
+    group.addoption(
+        "--qiibee-strict",
+        dest="qiibee_strict",
+        action="store_true",
+        default=None,
         help="advisories (the project's readings where the documents are silent) fail their tests",
     )
     group.addoption(
-        "--qiibee-only", dest="qiibee_only", action="append", default=None, metavar="GROUP",
+        "--qiibee-only",
+        dest="qiibee_only",
+        action="append",
+        default=None,
+        metavar="GROUP",
         help="run only these requirement groups (repeatable or comma-separated, e.g. exchange,history)",
     )
     group.addoption(
-        "--qiibee-allow-non-sandbox", "--allow-non-sandbox", dest="qiibee_allow_non_sandbox",
-        action="store_true", default=False,
+        "--qiibee-allow-non-sandbox",
+        "--allow-non-sandbox",
+        dest="qiibee_allow_non_sandbox",
+        action="store_true",
+        default=False,
         help="allow a target that is neither loopback nor sandbox-like (the run writes data, spends points)",
     )
 
@@ -242,3 +280,37 @@ def qiibee_client(qiibee_settings: Settings) -> Iterator[ApiClient]:
     finally:
         STATS.add_client_requests(client.request_count)
         client.close()
+
+
+# The schemathesis requirements and the mode each one runs in.
+_FUZZ_MODES = {"SCH-01": "positive", "SCH-02": "negative", "SCH-03": "stateful"}
+
+
+@pytest.fixture(scope="session")
+def qiibee_fuzzing(
+    request: pytest.FixtureRequest, qiibee_settings: Settings, qiibee_client: ApiClient
+) -> Iterator[FuzzAhead]:
+    """The selected schemathesis requirements' tests, started together on worker processes at
+    the first of them; each SCH test collects its mode's results."""
+    from qiibee_conformance.certify.selection import requirement_ids
+    from qiibee_conformance.fuzzing import negatable_operations
+    from qiibee_conformance.fuzzing.parallel import STATEFUL_LABELS, FuzzAhead, workers_for
+    from qiibee_conformance.spec import iter_operations
+
+    wanted = {_FUZZ_MODES[rid] for item in request.session.items for rid in requirement_ids(item)
+              if rid in _FUZZ_MODES}  # fmt: skip
+    labels = {
+        "positive": [f"{method} {path}" for method, path, _ in iter_operations()],
+        "negative": negatable_operations(),
+        "stateful": list(STATEFUL_LABELS),
+    }
+    round_trip = min(qiibee_client.get("/token-exchange-whitelist").exchange.elapsed_ms for _ in range(2))
+    fuzzing = FuzzAhead(
+        qiibee_settings,
+        {mode: names for mode, names in labels.items() if mode in wanted},  # type: ignore[misc]
+        workers=workers_for(round_trip),
+    )
+    try:
+        yield fuzzing
+    finally:
+        fuzzing.cancel()

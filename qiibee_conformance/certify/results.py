@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from qiibee_conformance.certify import schema_failures
+from qiibee_conformance.certify.fingerprints import stamped
+
 # Test outcomes (pytest's words).
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 # Requirement statuses.
@@ -85,25 +88,14 @@ class RequirementResult:
             if test.outcome != FAIL:
                 continue
             if test.finding is not None:
-                found.append(test.finding)
-            elif not test.advisories:  # a schemathesis failure: its message and default evidence
-                found.append(
-                    {
-                        "requirement_id": self.id,
-                        "level": self.level,
-                        "decision": None,
-                        "message": test.message,
-                        "expected": None,
-                        "actual": None,
-                        "evidence": test.evidence,
-                        "test": test.nodeid,
-                    }
-                )
+                found.append(stamped(test.finding, self.id, self.level))
+            elif not test.advisories:  # a schemathesis failure: per operation, with its default evidence
+                found += schema_failures.findings(self.id, self.level, test)
         return found
 
     @property
     def advisories(self) -> list[dict[str, Any]]:
-        return [a for t in self.tests for a in t.advisories]
+        return [stamped(a, self.id, "warn") for t in self.tests for a in t.advisories]
 
     @property
     def duration(self) -> float:
@@ -145,6 +137,9 @@ class Certification:
     run_error: str | None = None
     collection_errors: list[str] = field(default_factory=list)
     strict: bool = False
+    # Request times (p50/p95/max per source, stats.py) and what the run exercised (coverage.py).
+    latency: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -187,8 +182,11 @@ class Certification:
 
 
 def fold_requirement(result: RequirementResult, *, selected: bool, stopped: bool) -> None:
-    """Derive a requirement's status from its tests: a failure fails it, then advisories, then
-    anything verified; only when every test was skipped is it untestable."""
+    """Derive a requirement's status from its tests.
+
+    A failure fails it, then advisories, then anything verified; only when every test
+    was skipped is it untestable.
+    """
     tests = result.tests
     if not tests:
         result.status = NOT_RUN

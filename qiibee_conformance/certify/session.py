@@ -1,8 +1,8 @@
 """One certification, start to finish: check the inputs, pick the target, run, report, decide.
 
-Everything that can make the run impossible is checked before the first
-request that writes anything; everything after that is reported, even when the
-run stops early, so a partial run still leaves its evidence behind.
+Everything that can make the run impossible (a malformed baseline included) is checked
+before the first request that writes anything; everything after that is reported, even
+when the run stops early, so a partial run still leaves its evidence behind.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from qiibee_conformance import run_control
+from qiibee_conformance.certify import outputs
+from qiibee_conformance.certify.baseline import Gate
 from qiibee_conformance.certify.config import load_config, make_settings, settings_summary
-from qiibee_conformance.certify.results import NONCONFORMING, Certification, assemble
+from qiibee_conformance.certify.outputs import Outputs
+from qiibee_conformance.certify.results import Certification, assemble
 from qiibee_conformance.certify.selection import parse_groups
-from qiibee_conformance.errors import EXIT_NONCONFORMING, EXIT_OK, RunError
+from qiibee_conformance.errors import RunError
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import NO_API_KEY, Settings
 from qiibee_conformance.targets import ensure_safe_target, validate_url
@@ -40,6 +43,11 @@ class CertifyRequest:
     allow_non_sandbox: bool = False
     strict: bool | None = None
     max_time: float | None = DEFAULT_MAX_TIME
+    # The baseline to gate on, the baseline to write, the Markdown summary, the CI job summary.
+    baseline: str | None = None
+    write_baseline: str | None = None
+    markdown: str | None = None
+    step_summary: str | None = None
 
 
 def _reports_dir(path: str) -> Path:
@@ -60,6 +68,12 @@ def certify(request: CertifyRequest, out: TextIO | None = None) -> int:
     run_control.start(request.max_time)
     groups = parse_groups(request.only)
     file_values = load_config(request.config)
+    files = outputs.prepare(
+        baseline=request.baseline,
+        write_baseline=request.write_baseline,
+        markdown=request.markdown,
+        step_summary=request.step_summary,
+    )
     overrides: dict[str, Any] = {
         "max_examples": request.max_examples,
         "settle_timeout": request.settle_timeout,
@@ -83,23 +97,32 @@ def certify(request: CertifyRequest, out: TextIO | None = None) -> int:
             values = {**file_values, "brand_id": mock.brand_id}
             settings = make_settings(mock.base_url, mock.api_key, file_values=values, overrides=overrides)
             embedded = True
-        status = _run(settings, groups=groups, reports_dir=reports_dir, embedded=embedded, out=stream)
+        status = _run(settings, groups=groups, reports_dir=reports_dir, embedded=embedded, out=stream,
+                      files=files)
     return status
 
 
 def _run(
-    settings: Settings, *, groups: frozenset[str], reports_dir: Path, embedded: bool, out: TextIO
+    settings: Settings,
+    *,
+    groups: frozenset[str],
+    reports_dir: Path,
+    embedded: bool,
+    out: TextIO,
+    files: Outputs,
 ) -> int:
-    from qiibee_conformance.certify.reports.writer import write_reports
-    from qiibee_conformance.certify.runner import PYTEST_LOG, preflight, run_contracts
-    from qiibee_conformance.certify.summary import render
+    from qiibee_conformance.certify.coverage import COVERAGE
+    from qiibee_conformance.certify.runner import preflight, run_contracts
 
     redactor = Redactor([settings.api_key])
     target = redactor.text(settings.base) + (" (embedded reference mock)" if embedded else "")
     out.write(f"qiibee-conformance certify: run id {settings.run_id}, target {target}\n")
     out.write(f"groups: {', '.join(sorted(groups)) if groups else 'all'}; reports: {reports_dir}\n")
+    if files.baseline is not None:
+        out.write(f"baseline: {files.baseline.path} ({len(files.baseline.entries)} accepted finding(s))\n")
     out.flush()
     started = datetime.now(UTC)
+    COVERAGE.begin(settings.base)
     preflight_requests = preflight(settings)
     outcome = run_contracts(
         settings, groups=sorted(groups), reports_dir=reports_dir, out=out, redactor=redactor
@@ -121,15 +144,50 @@ def _run(
         collection_errors=outcome.collection_errors,
         strict=settings.strict,
     )
-    paths, fixed = write_reports(
-        cert, reports_dir, secrets=[settings.api_key], also_scan=[reports_dir / PYTEST_LOG]
-    )
-    out.write(redactor.text(render(cert, paths)))
-    for path in fixed:
-        out.write(f"warning: the API key had to be redacted from {path} after writing (a redaction bug)\n")
-    out.flush()
+    _add_figures(cert)
+    gate = _report(cert, settings, reports_dir=reports_dir, files=files, out=out, redactor=redactor)
     if outcome.interrupted:
         raise KeyboardInterrupt
     if cert.run_error is not None:
         raise RunError(cert.run_error)
-    return EXIT_NONCONFORMING if cert.verdict == NONCONFORMING else EXIT_OK
+    return outputs.exit_status(cert, gate)
+
+
+def _add_figures(cert: Certification) -> None:
+    """Coverage and latency, from what the run's hooks recorded."""
+    from qiibee_conformance.certify.coverage import COVERAGE, summarize
+    from qiibee_conformance.certify.stats import STATS
+
+    cert.latency = STATS.latency()
+    cert.coverage = summarize(COVERAGE.observations(), [(r.id, r.status) for r in cert.requirements])
+
+
+def _report(
+    cert: Certification,
+    settings: Settings,
+    *,
+    reports_dir: Path,
+    files: Outputs,
+    out: TextIO,
+    redactor: Redactor,
+) -> Gate | None:
+    """Write every report (and the baseline asked for), print the summary; return the gate."""
+    from qiibee_conformance.certify.reports import json_report
+    from qiibee_conformance.certify.reports.writer import write_reports
+    from qiibee_conformance.certify.runner import PYTEST_LOG
+    from qiibee_conformance.certify.summary import render
+
+    document = json_report.build(cert)
+    gate = outputs.gate_document(document, files)
+    paths, fixed = write_reports(
+        document, reports_dir, secrets=[settings.api_key], also_scan=[reports_dir / PYTEST_LOG],
+        markdown=files.markdown, step_summary=files.step_summary,
+    )
+    notes = outputs.write_baseline(cert, document, files, settings.api_key)
+    out.write(redactor.text(render(cert, paths, gate)))
+    for note in notes:
+        out.write(redactor.text(note) + "\n")
+    for path in fixed:
+        out.write(f"warning: the API key had to be redacted from {path} after writing (a redaction bug)\n")
+    out.flush()
+    return gate

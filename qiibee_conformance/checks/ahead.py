@@ -1,12 +1,12 @@
 """Run business checks ahead of the tests that report them.
 
 The checks spend most of their time waiting on the target (settlement, bursts,
-creation-order gaps), while schemathesis spends its time generating cases on the
-CPU. Running the checks, in their usual order, on a background thread while
-schemathesis fuzzes in the main thread overlaps the two; each business test then
-only collects its check's outcome.
+creation-order gaps, and every round trip to a distant sandbox), while schemathesis
+spends its time generating cases. Running the checks on background threads, several
+at once, while schemathesis fuzzes overlaps all of it; each business test then only
+collects its check's outcome.
 
-The thread is a daemon, so a run that is stopped (Ctrl-C, ``--max-time``) never
+The threads are daemons, so a run that is stopped (Ctrl-C, ``--max-time``) never
 waits for a check blocked in a request: the check ends at its next request or wait
 (:mod:`qiibee_conformance.run_control`), or with the process.
 """
@@ -22,20 +22,35 @@ from qiibee_conformance.checks.base import Check
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.outcome import CheckOutcome, run_check
 
+# Checks run at once: a distant target's round trips overlap. Checks that need the same
+# preparation (the exchange round, the history user) wait for it once (CheckContext.memo).
+DEFAULT_WORKERS = 6
+
 
 class ChecksAhead:
-    """A daemon thread running the given checks in order."""
+    """Daemon threads running the given checks, taken in catalogue order."""
 
-    def __init__(self, ctx: CheckContext, checks: Iterable[Check]) -> None:
+    def __init__(self, ctx: CheckContext, checks: Iterable[Check], *, workers: int = DEFAULT_WORKERS) -> None:
         self.context = ctx
         self._queue = [(check, Future[CheckOutcome]()) for check in checks]
         self._futures = {check.id: future for check, future in self._queue}
+        self._next = iter(self._queue)
+        self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="qc-business", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"qc-business-{n}", daemon=True)
+            for n in range(max(1, min(workers, len(self._queue))))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _take(self) -> tuple[Check, Future[CheckOutcome]] | None:
+        with self._lock:
+            return next(self._next, None)
 
     def _work(self) -> None:
-        for check, future in self._queue:
+        while (taken := self._take()) is not None:
+            check, future = taken
             if self._closed.is_set() or not future.set_running_or_notify_cancel():
                 continue
             future.set_result(run_check(check, self.context))
@@ -51,4 +66,6 @@ class ChecksAhead:
         self._closed.set()
         for _, future in self._queue:
             future.cancel()
-        self._thread.join(timeout=0 if run_control.stopped() else None)
+        stopped = run_control.stopped()
+        for thread in self._threads:
+            thread.join(timeout=0 if stopped else None)

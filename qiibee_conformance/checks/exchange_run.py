@@ -24,6 +24,7 @@ from typing import Any
 from qiibee_conformance import reconcile
 from qiibee_conformance.checks.base import describe
 from qiibee_conformance.checks.context import CheckContext
+from qiibee_conformance.checks.outcome import map_in_threads
 from qiibee_conformance.checks.target import Settled
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import Pair, parse_rate
@@ -34,6 +35,8 @@ DEBIT = 3
 SPARE = 5
 MAX_AMOUNT = 2000
 EXCHANGE = "exchange"
+# Pairs prepared and read at once (each pair has its own user, so they share no state).
+PAIRS_AT_ONCE = 8
 Row = dict[str, Any]
 
 
@@ -288,17 +291,22 @@ def exchange_run(ctx: CheckContext) -> ExchangeRun:
 
 
 def _build(ctx: CheckContext) -> ExchangeRun:
-    runs = [_start(ctx, pair) for pair in ctx.catalogue.exchangeable_pairs()]
+    # Each pair has its own user: the pairs run side by side, each one's exchanges in order.
+    pairs = ctx.catalogue.exchangeable_pairs()
+    runs = map_in_threads(lambda pair: _start(ctx, pair), pairs, workers=PAIRS_AT_ONCE)
     active = [r for r in runs if r.skipped is None]
     moves = {r.user: len(r.accepted) for r in active}
     settled = ctx.api.wait_settled([r.user for r in active], min_moves=moves)
     for run in active:
         run.rows = settled.rows.get(run.user, [])
     _wait_for_debits(ctx, active)
-    for run in active:
-        run.balance = ctx.api.balance(run.user)
-        run.partner_balance = ctx.api.balance(run.user, run.pair.to_token.id)
+    map_in_threads(lambda run: _read_balances(ctx, run), active, workers=PAIRS_AT_ONCE)
     return ExchangeRun(runs=runs, settled=settled)
+
+
+def _read_balances(ctx: CheckContext, run: PairRun) -> None:
+    run.balance = ctx.api.balance(run.user)
+    run.partner_balance = ctx.api.balance(run.user, run.pair.to_token.id)
 
 
 def _shows_debit(rows: list[Row]) -> bool:
@@ -309,10 +317,12 @@ def _wait_for_debits(ctx: CheckContext, runs: list[PairRun]) -> None:
     """The trailing debit may be applied, and listed, after its 202 (D162): wait until each
     history shows it, so balances are read after it (briefly, once settlement is known broken)."""
 
+    def read(run: PairRun) -> None:
+        run.rows, _ = ctx.api.user_rows(run.user)
+
     def listed() -> bool:
         waiting = [r for r in runs if r.debited and not _shows_debit(r.rows)]
-        for run in waiting:
-            run.rows, _ = ctx.api.user_rows(run.user)
+        map_in_threads(read, waiting, workers=PAIRS_AT_ONCE)
         return all(_shows_debit(r.rows) for r in waiting)
 
     ctx.poll(listed, timeout=2.0 if ctx.settlement_broken else None)

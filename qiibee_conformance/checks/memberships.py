@@ -236,8 +236,7 @@ def one_per_provider(ctx: CheckContext) -> None:
     # The user has memberships of this provider only, so every item listed is one.
     ensure(
         isinstance(items, list) and len(items) == 1 and _number(items[0]) == expected,
-        f"a user with one {provider} membership (number {expected!r}) is listed with "
-        f"{describe(listing)}",
+        f"a user with one {provider} membership (number {expected!r}) is listed with {describe(listing)}",
         first,
         second,
         listing,

@@ -99,8 +99,9 @@ def _user(ctx: CheckContext) -> tuple[Prerequisite, str | None]:
         return Prerequisite(USER, False, f"GET /users/:auth_id was refused with HTTP {read.status}"), None
     shown = user_object(read.json())
     if read.status != 200 or shown is None or shown.get("auth_id") != auth_id:
-        return _broken(USER, f"the user just created cannot be read back: GET answered HTTP {read.status}",
-                       created, read), None
+        return _broken(
+            USER, f"the user just created cannot be read back: GET answered HTTP {read.status}", created, read
+        ), None
     return Prerequisite(USER, True), auth_id
 
 
@@ -177,8 +178,12 @@ def _history(ctx: CheckContext, user: str) -> Prerequisite:
         return Prerequisite(HISTORY, False, f"GET /transactions was refused with HTTP {response.status}")
     data = response.data()
     if response.status != 200 or not isinstance(data, dict) or not isinstance(data.get("transactions"), list):
-        return _broken(HISTORY, "GET /transactions?user_auth_id=<a user with a transaction> answered "
-                       f"HTTP {response.status} without a transaction list", response)
+        return _broken(
+            HISTORY,
+            "GET /transactions?user_auth_id=<a user with a transaction> answered "
+            f"HTTP {response.status} without a transaction list",
+            response,
+        )
     if not found:
         return _broken(
             HISTORY,

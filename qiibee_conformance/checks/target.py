@@ -264,8 +264,9 @@ class Target:
         open_users = set(users)
 
         def done() -> bool:
-            for user in list(open_users):
-                found, exchanges = self.user_rows(user)
+            polled = sorted(open_users)  # the histories are read side by side: the polls overlap
+            read = map_in_threads(self.user_rows, polled, workers=8)
+            for user, (found, exchanges) in zip(polled, read, strict=True):
                 rows[user] = found
                 evidence[:] = exchanges[-1:]
                 moves = [r for r in found if reconcile.row_type(r) not in (reconcile.CREDIT, reconcile.DEBIT)]

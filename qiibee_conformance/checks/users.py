@@ -706,8 +706,6 @@ def email_like_finds_contained_fragments(ctx: CheckContext) -> None:
     ensure(listed, f"email_like={middle!r} (inside every email of this run) found nothing", response)
 
 
-
-
 # Windows with no user of the run: a window starting after now, or ending before the brand
 # existed, may also be refused as inverted (D156).
 EMPTY_WINDOWS: tuple[dict[str, str], ...] = (

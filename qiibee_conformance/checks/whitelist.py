@@ -91,7 +91,9 @@ def whitelist_shape(ctx: CheckContext) -> None:
     ensure(
         not inactive,
         f"the whitelist lists {len(inactive)} partnership(s) that are not active (it lists active ones "
-        f"only): {inactive[0]!r:.300}" if inactive else "",
+        f"only): {inactive[0]!r:.300}"
+        if inactive
+        else "",
         response,
         expected='only pairs with status "active"',
         actual=", ".join(sorted({str(i.get("status")) for i in inactive if isinstance(i, dict)})),

@@ -13,7 +13,8 @@ plain ``schemathesis run`` through ``schemathesis.toml`` (its hooks module is
 
 from qiibee_conformance.fuzzing.config import SEED, STATEFUL_MAX_STEPS, Mode, build_config
 from qiibee_conformance.fuzzing.failures import redact_failure, redacted_failures
-from qiibee_conformance.fuzzing.loader import AnyCase, load_schema, negatable_operation_ids
+from qiibee_conformance.fuzzing.loader import AnyCase, load_schema, negatable_operations
+from qiibee_conformance.fuzzing.parallel import Call, OperationResult, fuzz_operations, start_pool
 from qiibee_conformance.fuzzing.session import call_and_validate, http_session
 from qiibee_conformance.fuzzing.stateful import build_state_machine, run_state_machine
 
@@ -21,14 +22,18 @@ __all__ = [
     "SEED",
     "STATEFUL_MAX_STEPS",
     "AnyCase",
+    "Call",
     "Mode",
+    "OperationResult",
     "build_config",
     "build_state_machine",
     "call_and_validate",
+    "fuzz_operations",
     "http_session",
     "load_schema",
-    "negatable_operation_ids",
+    "negatable_operations",
     "redact_failure",
     "redacted_failures",
     "run_state_machine",
+    "start_pool",
 ]

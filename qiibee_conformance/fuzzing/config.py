@@ -94,6 +94,7 @@ NOT_A_SERVER_ERROR = ("2XX", "3XX", "4XX", "503")
 
 _SECRET_KEYS = ("x-api-key", "x_api_key", "authorization", "proxy-authorization", "cookie", "set-cookie")
 
+
 def build_config(settings: Settings, mode: Mode) -> schemathesis.Config:
     """The schemathesis configuration of one mode of a run against the settings' target."""
     generation_mode = "negative" if mode == "negative" else "positive"
@@ -141,5 +142,3 @@ def build_config(settings: Settings, mode: Mode) -> schemathesis.Config:
         },
     }
     return schemathesis.Config.from_dict(data)
-
-

@@ -20,22 +20,23 @@ from qiibee_conformance.fuzzing.links import add_transaction_links
 from qiibee_conformance.settings import Settings
 from qiibee_conformance.spec import iter_operations, load_spec, resolve
 
-__all__ = ["AnyCase", "load_schema", "negatable_operation_ids"]
+__all__ = ["AnyCase", "load_schema", "negatable_operations"]
 
 
-def negatable_operation_ids() -> list[str]:
-    """Operations with input the documents can call invalid: a body, or a typed query parameter.
+def negatable_operations() -> list[str]:
+    """Operations (``METHOD /path``) with input the documents can call invalid: a body, or a typed
+    query parameter.
 
     The others take only opaque path strings (an unknown auth_id is "not found",
     not invalid input), so schemathesis has no negative case to make for them.
     """
     spec = load_spec()
     found: list[str] = []
-    for _method, _path, operation in iter_operations(spec):
+    for method, path, operation in iter_operations(spec):
         params = [resolve(spec, p) for p in operation.get("parameters", [])]
         typed = any(p.get("schema", {}).get("type") not in (None, "string") for p in params)
         if "requestBody" in operation or typed:
-            found.append(operation["operationId"])
+            found.append(f"{method} {path}")
     return found
 
 

@@ -6,7 +6,13 @@ import warnings
 from typing import Any
 
 import hypothesis
+import requests
 from schemathesis.core.failures import FailureGroup
+
+from qiibee_conformance.discovery import Catalogue
+from qiibee_conformance.fuzzing.config import SEED, STATEFUL_MAX_STEPS
+from qiibee_conformance.redact import Redactor
+from qiibee_conformance.settings import Settings
 
 
 def _failure_in(exc: BaseException) -> FailureGroup | None:
@@ -90,3 +96,51 @@ def build_state_machine(schema: Any) -> Any:
             stacklevel=2,
         )
     return schema.as_state_machine()
+
+
+# Scenarios per run: each is up to STATEFUL_MAX_STEPS calls.
+MAX_SCENARIOS = 15
+# The scenarios are split into parts, each from a seed of its own, that run side by side: a
+# scenario is a chain of calls, and against a distant target one chain of them all is the
+# longest wait of the run. The split is the same whatever the target, so is what is tested.
+PARTS = 3
+
+
+def run_stateful(
+    settings: Settings, catalogue: Catalogue, session: requests.Session, *, part: int = 0
+) -> str | None:
+    """SCH-03: part ``part`` (of PARTS) of the state machine over the spec's links.
+
+    Raises the (redacted) FailureGroup of a check that failed on the way; returns a note when
+    a replayed scenario diverged (which says nothing about the contract)."""
+    __tracebackhide__ = True
+    from qiibee_conformance.fuzzing.failures import redacted_failures
+    from qiibee_conformance.fuzzing.loader import load_schema
+
+    schema = load_schema(settings, "stateful", catalogue=catalogue)
+    redactor = Redactor([settings.api_key])
+    base: Any = build_state_machine(schema)
+
+    @hypothesis.seed(SEED + part)
+    class LinkedCalls(base):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"session": session}
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            __tracebackhide__ = True
+            with redacted_failures(redactor):
+                super().validate_response(response, case, *args, **kwargs)
+
+    scenarios = max(1, min(settings.max_examples, MAX_SCENARIOS))
+    return run_state_machine(
+        LinkedCalls,
+        hypothesis.settings(
+            max_examples=max(1, -(-scenarios // PARTS)),
+            stateful_step_count=STATEFUL_MAX_STEPS,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            print_blob=False,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        ),
+    )

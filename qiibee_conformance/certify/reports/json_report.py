@@ -1,6 +1,8 @@
-"""The machine-readable report: verdict, settings (never the key) and every requirement.
+"""The machine-readable report: verdict, settings (never the key), every requirement, coverage.
 
-The HTML report is rendered from this same document, so the two always agree.
+The HTML, JUnit and Markdown reports are rendered from this same document, so they always
+agree; ``qiibee-conformance diff`` compares two of them. With a baseline, the session adds
+its ``baseline`` section and marks each finding (``certify/baseline.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from qiibee_conformance import __version__
-from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, Certification
+from qiibee_conformance.certify.fingerprints import fingerprint
+from qiibee_conformance.certify.results import FAIL, PASS, SKIPPED, Certification, ItemRecord
 
 FILENAME = "certification.json"
 
@@ -44,9 +47,19 @@ def build(cert: Certification) -> dict[str, Any]:
             },
         },
         "counts": cert.counts,
+        "latency_ms": cert.latency,
+        "coverage": cert.coverage,
         "requirements": [r.to_dict() for r in cert.requirements],
-        "unmarked_tests": [{**t.to_dict(), "evidence": t.evidence} for t in cert.unmarked],
+        "unmarked_tests": [_unmarked(t) for t in cert.unmarked],
     }
+
+
+def _unmarked(test: ItemRecord) -> dict[str, Any]:
+    """A test with no requirement id; a failed one carries a fingerprint, as every finding does."""
+    entry = {**test.to_dict(), "evidence": test.evidence}
+    if test.outcome == FAIL:
+        entry["fingerprint"] = fingerprint(None, None, f"{test.nodeid}: {test.message}")
+    return entry
 
 
 def write(document: dict[str, Any], directory: Path) -> Path:

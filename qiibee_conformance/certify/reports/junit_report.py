@@ -3,7 +3,10 @@
 CI systems show JUnit natively, so each verdict must survive the format: a failed
 requirement is a ``<failure>`` (message, evidence and curl lines); an untestable one is
 ``<skipped>`` with its reason; an advisory passes but carries ``advisory`` properties and
-the advisory text in ``<system-out>``, where every JUnit viewer shows it.
+the advisory text in ``<system-out>``, where every JUnit viewer shows it. A failure the
+baseline accepts stays a failure (the verdict is the truth) with "accepted by the baseline"
+in its message. Coverage rides along as properties: the operations each requirement sent,
+and the run's coverage and latency figures on the suite.
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ def _text_of(finding: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _case(requirement: dict[str, Any]) -> ET.Element:
+def _baseline_prefix(findings: list[dict[str, Any]]) -> str:
+    statuses = {str((f.get("baseline") or {}).get("status")) for f in findings}
+    return "[accepted by the baseline] " if findings and statuses == {"accepted"} else ""
+
+
+def _case(requirement: dict[str, Any], operations: dict[str, list[str]]) -> ET.Element:
     case = ET.Element(
         "testcase",
         {
@@ -41,14 +49,15 @@ def _case(requirement: dict[str, Any]) -> ET.Element:
     properties = ET.SubElement(case, "properties")
     ET.SubElement(properties, "property", {"name": "level", "value": requirement["level"]})
     ET.SubElement(properties, "property", {"name": "basis", "value": requirement["source"]})
+    if operations.get(requirement["id"]):
+        ET.SubElement(properties, "property", {"name": "operations", "value": ", ".join(operations[requirement["id"]])})
     for advisory in requirement.get("advisories") or []:
         ET.SubElement(properties, "property", {"name": "advisory", "value": str(advisory.get("message", ""))})
     status = requirement["status"]
     if status == "failed":
         findings = requirement.get("findings") or requirement.get("advisories") or []
-        failure = ET.SubElement(
-            case, "failure", {"message": requirement["message"][:500], "type": f"{requirement['level']}-level"}
-        )
+        message = _baseline_prefix(findings) + requirement["message"]
+        failure = ET.SubElement(case, "failure", {"message": message[:500], "type": f"{requirement['level']}-level"})
         failure.text = "\n\n".join(_text_of(f) for f in findings) or requirement["message"]
     elif status == "untestable":
         ET.SubElement(case, "skipped", {"message": f"untestable: {requirement['message']}"[:500]})
@@ -58,6 +67,18 @@ def _case(requirement: dict[str, Any]) -> ET.Element:
         out = ET.SubElement(case, "system-out")
         out.text = "\n\n".join("ADVISORY " + _text_of(a) for a in requirement["advisories"])
     return case
+
+
+def _suite_properties(document: dict[str, Any]) -> list[tuple[str, str]]:
+    found = [(name, str(document.get(name))) for name in ("verdict", "target", "run_id")]
+    summary = (document.get("coverage") or {}).get("summary") or {}
+    found += [(f"coverage.{k}", str(v)) for k, v in summary.items()]
+    latency = (document.get("latency_ms") or {}).get("all") or {}
+    found += [(f"latency.{k}", str(v)) for k, v in latency.items()]
+    gate = document.get("baseline")
+    if gate:
+        found += [("baseline", str(gate.get("file"))), ("baseline.blocking", str(gate.get("blocking")))]
+    return found
 
 
 def render(document: dict[str, Any]) -> str:
@@ -76,10 +97,12 @@ def render(document: dict[str, Any]) -> str:
         },
     )
     properties = ET.SubElement(suite, "properties")
-    for name in ("verdict", "target", "run_id"):
-        ET.SubElement(properties, "property", {"name": name, "value": str(document.get(name))})
+    for name, value in _suite_properties(document):
+        ET.SubElement(properties, "property", {"name": name, "value": value})
+    coverage = document.get("coverage") or {}
+    operations = {r["id"]: r["operations"] for r in coverage.get("requirements", [])}
     for requirement in requirements:
-        suite.append(_case(requirement))
+        suite.append(_case(requirement, operations))
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)

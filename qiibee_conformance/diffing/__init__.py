@@ -1,0 +1,1 @@
+"""``qiibee-conformance diff``: what changed between two certification reports."""
