@@ -214,10 +214,16 @@ def test_multi_process_run_gathers_every_workers_ledger(
         mock=mock,
     )  # fmt: skip
     assert code == 0, output
+    # each forked worker sent its ledger to the Locust master through Locust's messages; the
+    # master wrote one file per worker, and every batch a worker sent arrived
     ledger_dir = Path(summary["reports"]["ledger"])
-    worker_files = list(ledger_dir.glob("locust-*.jsonl"))
+    worker_files = list(ledger_dir.glob("worker-*.jsonl"))
     assert len(worker_files) == 2, worker_files
     assert all(f.stat().st_size > 0 for f in worker_files)
+    assert not list(ledger_dir.glob("locust-*.jsonl"))  # no worker wrote a file of its own
+    workers = summary["cluster"]["workers"]
+    assert [w["state"] for w in workers] == ["done", "done"] and not summary["degraded"]
+    assert all(w["records"] == w["sent_records"] > 0 for w in workers)
     assert summary["gates"]["reconciliation"]["ledger"]["accepted"] > 50
     assert routes(summary)["POST /transactions"] > 100
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -303,7 +303,7 @@ _BODIES: list[Any] = [
     _page([_variant(loyalty_event_type=None, type="EXCHANGE"), _variant(id=None), _variant(id="x")], 3),
     _page([_variant(inserted_at=None), _variant(inserted_at=12), _variant(inserted_at="2026-01-01")], 3),
     _page([_variant(token={"id": None}), _variant(token={"name": "no id"}), _variant(token=[101])], 3),
-    _page([_FULL_ROW, 5, None], 3),
+    _page([_FULL_ROW, cast(dict[str, Any], 5), cast(dict[str, Any], None)], 3),
     _page([_FULL_ROW] * 3, 3),  # one row three times, and longer than limit=2
     {"data": {"transactions": [_FULL_ROW], "total_tx_count": True}},
     {"data": {"transactions": [_FULL_ROW], "total_tx_count": "1"}},

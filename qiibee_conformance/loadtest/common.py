@@ -23,6 +23,7 @@ ENV_API_KEY = API_KEY_ENV
 ENV_SCENARIO = "QIIBEE_SCENARIO"
 ENV_PLAN = "QIIBEE_LOAD_PLAN"
 ENV_LEDGER_DIR = "QIIBEE_LEDGER_DIR"
+ENV_CAPACITY = "QIIBEE_CAPACITY"  # the capacity search's settings (JSON): the master runs its shape
 
 # Route names used in Locust's statistics: documented templates, never concrete URLs.
 R_USERS = "/users"
@@ -85,6 +86,7 @@ def rate_limit_pause(status: int, retry_after: str | None) -> float | None:
         return None
     asked = retry_after_seconds(headers)
     return min(MAX_PAUSE_S, DEFAULT_PAUSE_S if asked is None else asked)
+
 
 _TIMESPAN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 

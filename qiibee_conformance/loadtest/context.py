@@ -1,8 +1,10 @@
 """Per-process state shared by the Locust users of one load run.
 
-Built once per process (and again after ``--processes`` forks): the plan
-(from the parent's file, or discovered and funded here when Locust runs on its
-own), the ledger writer, and the pool of users the exchange burst drains.
+Built once per process (and again after ``--processes`` forks): the plan, the
+ledger writer, and the pool of users the exchange burst drains. A Locust worker
+gets its plan from its master and sends its ledger there (a *master link*, set by
+``cluster.py`` when the worker starts); a single process reads the parent's plan
+file and writes its ledger file; run on its own, Locust discovers and funds here.
 Runs inside the Locust process only.
 """
 
@@ -12,13 +14,13 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.errors import RunError
 from qiibee_conformance.findings import Nonconformity
 from qiibee_conformance.loadtest.common import ENV_LEDGER_DIR, ENV_PLAN
-from qiibee_conformance.loadtest.ledger import LedgerWriter
+from qiibee_conformance.loadtest.ledger import LedgerWriter, Sink
 from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES, PageMemo
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
 from qiibee_conformance.preflight import preflight
@@ -59,6 +61,17 @@ class RunContext:
         return {"X-API-KEY": self.api_key, "Accept": "application/json"}
 
 
+class MasterLink(Protocol):
+    """A worker's link to its master: where its ledger goes, and the plan the master made."""
+
+    @property
+    def sink(self) -> Sink: ...
+
+    def wait_plan(self) -> dict[str, Any] | None:
+        """The master's plan (None: the master has none, build one here); RunError if none came."""
+        ...
+
+
 class _ProcessState:
     """The one context of this process; rebuilt in a forked child."""
 
@@ -67,9 +80,16 @@ class _ProcessState:
         self.context: RunContext | None = None
         self.pid = -1
         self.failure: RunError | None = None
+        self.links: dict[int, MasterLink] = {}  # by pid: a fork is not its parent's worker
 
 
 _STATE = _ProcessState()
+
+
+def attach_master(link: MasterLink) -> None:
+    """Make this process a worker of ``link``'s master (``cluster.py``, at Locust's init)."""
+    with _STATE.lock:
+        _STATE.links[os.getpid()] = link
 
 
 def _option(options: Any, name: str, default: Any) -> Any:
@@ -77,27 +97,45 @@ def _option(options: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def _own_plan(host: str, api_key: str, redactor: Redactor, ledger: LedgerWriter | None) -> LoadPlan:
+    """Discover, create and fund here: Locust run on its own, without a plan from anyone."""
+    if not host:
+        raise RunError("no target: pass --host")
+    client = ApiClient(host, api_key, redactor=redactor)
+    try:
+        preflight(client)
+        return build_plan(client, Settings(base_url=host, api_key=api_key), ledger=ledger)
+    except Nonconformity as err:  # e.g. a redirect met while preparing
+        raise RunError(f"cannot prepare the load run: {err.message}") from None
+    finally:
+        client.close()
+
+
+def _plan_and_ledger(options: Any) -> tuple[LoadPlan | None, LedgerWriter | None]:
+    """The plan (None: make one) and the ledger: from the master, else from the parent's files."""
+    link = _STATE.links.get(os.getpid())
+    if link is not None:
+        raw = link.wait_plan()
+        try:
+            plan = None if raw is None else LoadPlan.from_dict(raw)
+        except (TypeError, ValueError, KeyError) as err:
+            raise RunError(f"the Locust master sent a plan this worker cannot read: {err}") from None
+        return plan, LedgerWriter(sink=link.sink)
+    plan_path = os.environ.get(ENV_PLAN)
+    ledger_dir = _option(options, "ledger_dir", "") or os.environ.get(ENV_LEDGER_DIR, "")
+    ledger = LedgerWriter(Path(ledger_dir)) if ledger_dir else None
+    return (LoadPlan.load(Path(plan_path)) if plan_path else None), ledger
+
+
 def build_context(host: str, options: Any) -> RunContext:
+    # The key is never pushed from the master: each process reads its own environment.
     api_key = api_key_from(_option(options, "api_key", ""))
     if not api_key:
         raise RunError(NO_API_KEY)
     redactor = Redactor([api_key])
-    plan_path = os.environ.get(ENV_PLAN)
-    ledger_dir = _option(options, "ledger_dir", "") or os.environ.get(ENV_LEDGER_DIR, "")
-    ledger = LedgerWriter(Path(ledger_dir)) if ledger_dir else None
-    if plan_path:
-        plan = LoadPlan.load(Path(plan_path))
-    else:
-        if not host:
-            raise RunError("no target: pass --host")
-        client = ApiClient(host, api_key, redactor=redactor)
-        try:
-            preflight(client)
-            plan = build_plan(client, Settings(base_url=host, api_key=api_key), ledger=ledger)
-        except Nonconformity as err:  # e.g. a redirect met while preparing
-            raise RunError(f"cannot prepare the load run: {err.message}") from None
-        finally:
-            client.close()
+    plan, ledger = _plan_and_ledger(options)
+    if plan is None:
+        plan = _own_plan(host, api_key, redactor, ledger)
     return RunContext(
         plan=plan,
         api_key=api_key,

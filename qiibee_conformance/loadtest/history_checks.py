@@ -132,18 +132,20 @@ def _row_problems(walk: Walk, row: dict[str, Any]) -> list[Problem]:
     return found
 
 
-def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
-    """Check one page and advance ``walk`` (sets ``done`` at the end or on a problem)."""
-    walk.pages += 1
+def _page(walk: Walk, status: int, body: object) -> tuple[list[Any], int] | list[Problem]:
+    """The page's rows and ``total_tx_count``, or the problem that ends the walk."""
     if status != 200:
-        walk.done = True
         return [Problem("", f"HTTP {status}")]
     data = body.get("data") if isinstance(body, dict) else None
     rows = data.get("transactions") if isinstance(data, dict) else None
     total = data.get("total_tx_count") if isinstance(data, dict) else None
     if not isinstance(rows, list) or isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        walk.done = True
         return [Problem("HIS-03", "body lacks data.transactions (list) or data.total_tx_count (integer)")]
+    return rows, total
+
+
+def _count_problems(walk: Walk, rows: list[Any], total: int) -> list[Problem]:
+    """Page length and ``total_tx_count`` against the limit and the pages before."""
     found: list[Problem] = []
     if len(rows) > walk.limit:
         found.append(Problem("HIS-02", f"page longer than limit={walk.limit}"))
@@ -154,53 +156,94 @@ def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
             found.append(
                 Problem("HIS-03", "total_tx_count shrank during the walk (the history is append-only)")
             )
-    if walk.frozen:
-        expected = min(walk.limit, max(0, total - walk.offset))
-        if len(rows) != expected:
-            found.append(
-                Problem(
-                    "HIS-04",
-                    "page length disagrees with total_tx_count on a frozen window",
-                    f"offset {walk.offset}: {len(rows)} rows, total_tx_count {total} implies {expected}",
-                )
+    expected = min(walk.limit, max(0, total - walk.offset))
+    if walk.frozen and len(rows) != expected:
+        found.append(
+            Problem(
+                "HIS-04",
+                "page length disagrees with total_tx_count on a frozen window",
+                f"offset {walk.offset}: {len(rows)} rows, total_tx_count {total} implies {expected}",
             )
-    if not walk.frozen:
-        # Rows inserted between two pages push the tail of the last page onto the next
-        # one; those rows are newer than the last one seen, so order is per page here.
-        walk.last_time = None
-    # Row filters are checked only when set: a plain walk pays for order and identity only.
-    on_rows = walk.filters.on_rows
+        )
+    return found
+
+
+def _order_problems(walk: Walk, rows: list[Any]) -> list[Problem]:
+    """Newest first, and inside the time window; stops at a row that is not an object."""
+    found: list[Problem] = []
     low, high = seconds(walk.filters.from_time), seconds(walk.filters.to_time)
-    frozen, seen, last = walk.frozen, walk.seen, walk.last_time
+    last = walk.last_time
     for row in rows:
         if not isinstance(row, dict):
             found.append(Problem("HIS-03", "a transaction is not a JSON object"))
             break
         moment = seconds(row.get("inserted_at"))
-        if moment is not None:
-            if last is None or moment < last:
-                last = moment
-            elif moment > last + _ORDER_SLACK:
-                found.append(Problem("HIS-01", "rows not newest first"))
-            if (low is not None and moment < low) or (high is not None and moment > high):
-                found.append(_OUTSIDE_WINDOW)
-        if frozen:
-            ident = row_id(row)
-            if ident is not None:
-                if ident in seen:
-                    found.append(_twice(seen, ident, moment, rows))
-                seen[ident] = moment
-        if on_rows:
-            found.extend(_row_problems(walk, row))
+        if moment is None:
+            continue
+        if last is None or moment < last:
+            last = moment
+        elif moment > last + _ORDER_SLACK:
+            found.append(Problem("HIS-01", "rows not newest first"))
+        if (low is not None and moment < low) or (high is not None and moment > high):
+            found.append(_OUTSIDE_WINDOW)
     walk.last_time = last
+    return found
+
+
+def _identity_problems(walk: Walk, rows: list[Any]) -> list[Problem]:
+    """A frozen window's rows are each listed once over the whole walk."""
+    found: list[Problem] = []
+    seen = walk.seen
+    for row in rows:
+        if not isinstance(row, dict):
+            break
+        ident = row_id(row)
+        if ident is None:
+            continue
+        moment = seconds(row.get("inserted_at"))
+        if ident in seen:
+            found.append(_twice(seen, ident, moment, rows))
+        seen[ident] = moment
+    return found
+
+
+def _filter_problems(walk: Walk, rows: list[Any]) -> list[Problem]:
+    found: list[Problem] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            break
+        found.extend(_row_problems(walk, row))
+    return found
+
+
+def _advance(walk: Walk, rows: list[Any], total: int, found: list[Problem]) -> None:
     walk.total = total if walk.total is None else max(walk.total, total)
     walk.offset += walk.limit
-    if walk.frozen:
-        walk.done = walk.offset >= total
-    else:
-        walk.done = len(rows) < walk.limit
+    walk.done = walk.offset >= total if walk.frozen else len(rows) < walk.limit
     if any(not p.advisory for p in found) or walk.pages >= MAX_PAGES:
         walk.done = True
+
+
+def check_page(walk: Walk, status: int, body: object) -> list[Problem]:
+    """Check one page and advance ``walk`` (sets ``done`` at the end or on a problem)."""
+    walk.pages += 1
+    page = _page(walk, status, body)
+    if isinstance(page, list):
+        walk.done = True
+        return page
+    rows, total = page
+    found = _count_problems(walk, rows, total)
+    if not walk.frozen:
+        # Rows inserted between two pages push the tail of the last page onto the next
+        # one; those rows are newer than the last one seen, so order is per page here.
+        walk.last_time = None
+    found += _order_problems(walk, rows)
+    if walk.frozen:
+        found += _identity_problems(walk, rows)
+    # Row filters are checked only when set: a plain walk pays for order and identity only.
+    if walk.filters.on_rows:
+        found += _filter_problems(walk, rows)
+    _advance(walk, rows, total, found)
     return _dedupe(found)
 
 

@@ -1,18 +1,18 @@
 """What the load run asked for and what the target answered, money moves only.
 
 Every credit, debit and exchange a Locust user sends is written *before* it is
-sent (an attempt) and again when the answer arrives (a result), one JSON line
-each, to a file of its own per process. After the run the parent reads every
-file and can tell an accepted (202) request from a rejected one and from one
-whose answer never arrived (a request still in flight when the run stopped may
-or may not have been applied by the target).
+sent (an attempt) and again when the answer arrives (a result), one JSON record
+each. After the run the parent reads every ledger file and can tell an accepted
+(202) request from a rejected one and from one whose answer never arrived (a
+request still in flight when the run stopped may or may not have been applied by
+the target).
 
-Why files and not Locust messages: with ``--processes`` a worker's ledger has to
-reach the parent that reconciles. Messages sent to the master at the end of a
-run race with the master's own shutdown and are lost when a worker is killed;
-an append-only file per process, flushed line by line, survives both, and the
-parent reads the files only after every Locust process has exited. Across
-machines, point ``QIIBEE_LEDGER_DIR`` at a shared volume.
+Where the records go is a *sink*. A single Locust process appends them to a file
+of its own (:class:`FileSink`, flushed line by line). A Locust worker (``--processes``
+or ``--role worker``) sends them to its master in batches through Locust's messages
+(``ledger_link``), and the master appends each worker's records to a file of that
+worker: no volume is shared between machines, and the parent reads the files once
+every Locust process has exited.
 
 Besides moves, the ledger holds each user's *baseline*: its balance and the ids of its
 history rows when the run first touched it, before its first move. A new user may start
@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 # Expectations of an attempt.
 ACCEPT = "accept"  # must be 202
@@ -138,33 +138,66 @@ class LedgerContents:
         }
 
 
-class LedgerWriter:
-    """Appends attempts, results and findings to ``<dir>/<label>-<host>-<pid>.jsonl``."""
+class Sink(Protocol):
+    """Where ledger records go: a file, or the Locust master."""
 
-    def __init__(self, directory: Path, label: str = "locust") -> None:
+    def write(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FileSink:
+    """Appends records to ``<dir>/<label>-<host>-<pid>.jsonl`` (or ``<dir>/<name>``), flushed
+    line by line: a killed process leaves at most one torn last line."""
+
+    def __init__(self, directory: Path, label: str = "locust", *, name: str | None = None) -> None:
         self.directory = directory
         self.label = label
+        self.name = name
         self._file: TextIO | None = None
         self._pid = -1
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._rule_counts: Counter[str] = Counter()
 
     def _out(self) -> TextIO:
         # Opened lazily and re-opened after a fork, so each process has its own file.
         if self._file is None or self._pid != os.getpid():
             self.directory.mkdir(parents=True, exist_ok=True)
             self._pid = os.getpid()
-            name = f"{self.label}-{socket.gethostname()}-{self._pid}.jsonl"
+            name = self.name or f"{self.label}-{socket.gethostname()}-{self._pid}.jsonl"
             self._file = (self.directory / name).open("a", encoding="utf-8")
         return self._file
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
             out = self._out()
             out.write(line)
             out.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class LedgerWriter:
+    """Builds the ledger's records and hands them to a sink (by default a :class:`FileSink`
+    in ``directory``)."""
+
+    def __init__(
+        self, directory: Path | None = None, label: str = "locust", *, sink: Sink | None = None
+    ) -> None:
+        if sink is None:
+            if directory is None:
+                raise ValueError("a ledger needs a directory or a sink")
+            sink = FileSink(directory, label)
+        self.sink = sink
+        self._ids = itertools.count(1)
+        self._rule_counts: Counter[str] = Counter()
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.sink.write(record)
 
     def attempt(
         self,
@@ -225,10 +258,7 @@ class LedgerWriter:
         self._write(record)
 
     def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        self.sink.close()
 
 
 def _as_int(value: object) -> int | None:
@@ -303,6 +333,30 @@ def _records(path: Path, contents: LedgerContents) -> Iterable[dict[str, Any]]:
                 contents.bad_lines += 1
 
 
+def _take(record: dict[str, Any], contents: LedgerContents, attempts: dict[str, Attempt],
+          results: dict[str, dict[str, Any]]) -> None:  # fmt: skip
+    """File one record where it belongs; an unreadable attempt or baseline counts as a bad line."""
+    kind = record.get("t")
+    if kind == "result":
+        results[str(record.get("id"))] = record
+    elif kind == "finding":
+        contents.findings.append(_finding(record))
+    elif kind == "attempt" and (attempt := _attempt(record)) is not None:
+        attempts[attempt.id] = attempt
+    elif kind == "baseline" and (baseline := _baseline(record)) is not None:
+        # The first touch counts: a later baseline of the same user is not one.
+        contents.baselines.setdefault(baseline.user, baseline)
+    else:
+        contents.bad_lines += 1
+
+
+def _answer(attempt: Attempt, result: dict[str, Any]) -> None:
+    tx = result.get("tx_id")
+    attempt.status = _as_int(result.get("status"))
+    attempt.tx_id = None if tx is None else str(tx)
+    attempt.limited = result.get("limited") is True
+
+
 def read_ledger(directory: Path) -> LedgerContents:
     """Every record of every process in ``directory`` (missing directory: empty ledger)."""
     contents = LedgerContents()
@@ -313,31 +367,9 @@ def read_ledger(directory: Path) -> LedgerContents:
     for path in sorted(directory.glob("*.jsonl")):
         contents.files += 1
         for record in _records(path, contents):
-            kind = record.get("t")
-            made: Attempt | Baseline | None = None
-            if kind == "attempt":
-                made = _attempt(record)
-                if made is not None:
-                    attempts[made.id] = made
-            elif kind == "baseline":
-                made = _baseline(record)
-                if made is not None:
-                    # The first touch counts: a later baseline of the same user is not one.
-                    contents.baselines.setdefault(made.user, made)
-            elif kind == "result":
-                results[str(record.get("id"))] = record
-                continue
-            elif kind == "finding":
-                contents.findings.append(_finding(record))
-                continue
-            if made is None:
-                contents.bad_lines += 1
+            _take(record, contents, attempts, results)
     for attempt_id, attempt in attempts.items():
-        result = results.get(attempt_id)
-        if result is not None:
-            tx = result.get("tx_id")
-            attempt.status = _as_int(result.get("status"))
-            attempt.tx_id = None if tx is None else str(tx)
-            attempt.limited = result.get("limited") is True
+        if attempt_id in results:
+            _answer(attempt, results[attempt_id])
     contents.attempts = list(attempts.values())
     return contents

@@ -78,9 +78,17 @@ class LoadPlan:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (what a Locust message carries to the workers)."""
+        return dict(json.loads(self.to_json()))
+
     @classmethod
     def from_json(cls, text: str) -> LoadPlan:
-        raw: dict[str, Any] = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadPlan:
+        raw = dict(data)
         raw["pairs"] = [PairPlan(**p) for p in raw.get("pairs", [])]
         raw["reverse_pairs"] = [(int(a), int(b)) for a, b in raw.get("reverse_pairs", [])]
         return cls(**raw)

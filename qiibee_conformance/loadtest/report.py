@@ -86,6 +86,11 @@ class RunRecord:
     strict: bool = False  # advisories fail the run
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    role: str = "single"  # "single" (one machine, ``--processes`` included) or "master"
+    cluster: dict[str, Any] | None = None  # the master's account of its workers (workers.json)
+    degraded: bool = False  # a worker was lost, or lost ledger batches: judged on what arrived
+    capacity: dict[str, Any] | None = None  # --find-capacity: what the search found
+    capacity_headline: str = ""
 
     def all_advisories(self) -> list[dict[str, Any]]:
         """The Locust users' advisories and the reconciliation's."""
@@ -96,7 +101,7 @@ class RunRecord:
 
     def failed_gates(self) -> list[str]:
         failed: list[str] = []
-        if self.slo is not None and not self.slo.ok:
+        if (self.slo is not None and not self.slo.ok) or self._no_capacity():
             failed.append("slo")
         if self.reconciliation is not None and self.reconciliation.discrepancies:
             failed.append("reconciliation")
@@ -106,17 +111,25 @@ class RunRecord:
             failed.append("advisories")
         return failed
 
+    def _no_capacity(self) -> bool:
+        """The capacity search measured steps and not one of them held the SLOs."""
+        if self.capacity is None or not self.capacity.get("steps"):
+            return False
+        return int(self.capacity["capacity"]["users"]) == 0
+
     def exit_code(self) -> int:
         if self.failed_gates():
             return EXIT_NONCONFORMING
         if self.interrupted or (self.reconciliation is not None and self.reconciliation.interrupted):
             return EXIT_INTERRUPTED
-        if self.task_exceptions:
+        if self.task_exceptions or self.degraded:
             return EXIT_RUN_ERROR
         return EXIT_OK
 
     def verdict(self) -> str:
         code = self.exit_code()
+        if code == EXIT_RUN_ERROR and self.degraded and not self.task_exceptions:
+            return "degraded"
         return {EXIT_OK: "pass", EXIT_NONCONFORMING: "fail", EXIT_INTERRUPTED: "interrupted"}.get(
             code, "error"
         )
@@ -150,6 +163,10 @@ class RunRecord:
                 "contract": {"ok": not self.findings, "findings": self.findings},
             },
             "strict": self.strict,
+            "role": self.role,
+            "degraded": self.degraded,
+            "cluster": self.cluster,
+            "capacity": self.capacity,
             "advisories": self.all_advisories(),
             "reports": self.files,
             "notes": self.notes,
@@ -166,8 +183,13 @@ def write_summary(record: RunRecord, path: Path, redactor: Redactor) -> None:
 def render(record: RunRecord) -> list[str]:
     """The console lines: what ran, each gate's verdict, where the reports are."""
     stopped = " (interrupted)" if record.interrupted else ""
+    shape = (
+        f"capacity search up to {record.users} users"
+        if record.capacity is not None
+        else f"{record.users} users, {record.run_time_s} s"
+    )
     lines = [
-        f"load: scenario {record.scenario}, {record.users} users, {record.run_time_s} s{stopped}: "
+        f"load: scenario {record.scenario}, {shape}{stopped}: "
         f"{record.requests} requests, {record.failures} failed"
     ]
     lines += _rate_limited_lines(record)
@@ -202,8 +224,13 @@ def render(record: RunRecord) -> list[str]:
             f"the load run raised {record.task_exceptions} task exception(s); see the exceptions CSV"
         )
     lines += [f"note: {n}" for n in record.notes]
+    if record.capacity_headline:
+        lines.append(record.capacity_headline)
     failed = record.failed_gates()
-    lines.append(f"verdict: {record.verdict()}" + (f" (failed: {', '.join(failed)})" if failed else ""))
+    degraded = "; DEGRADED: a worker was lost (see the notes)" if record.degraded else ""
+    lines.append(
+        f"verdict: {record.verdict()}" + (f" (failed: {', '.join(failed)})" if failed else "") + degraded
+    )
     for label, path in record.files.items():
         lines.append(f"  {label}: {path}")
     return lines

@@ -13,9 +13,11 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from qiibee_conformance.loadtest import cluster
 from qiibee_conformance.loadtest.common import (
     DEFAULT_SCENARIO,
     ENV_API_KEY,
+    ENV_CAPACITY,
     ENV_LEDGER_DIR,
     ENV_SCENARIO,
     SCENARIOS,
@@ -25,7 +27,6 @@ from qiibee_conformance.loadtest.common import (
 )
 from qiibee_conformance.loadtest.context import close_context
 from qiibee_conformance.loadtest.page_decoding import DEFAULT_MEMO_PAGES
-from qiibee_conformance.settings import api_key_from
 
 
 def current_scenario() -> str:
@@ -34,6 +35,18 @@ def current_scenario() -> str:
         return selected_scenario(sys.argv[1:])
     except ValueError as err:
         raise SystemExit(f"qiibee load: {err}") from None
+
+
+def is_worker(argv: list[str] | None = None, env: dict[str, str] | None = None) -> bool:
+    """Whether this Locust process is a worker (``--worker``, or Locust's ``$LOCUST_MODE_WORKER``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    env = dict(os.environ) if env is None else env
+    return "--worker" in argv or env.get("LOCUST_MODE_WORKER", "").lower() in ("1", "true")
+
+
+def capacity_search() -> bool:
+    """Whether ``qiibee-conformance load --find-capacity`` started this Locust process."""
+    return bool(os.environ.get(ENV_CAPACITY))
 
 
 def add_arguments(parser: Any) -> None:
@@ -46,7 +59,9 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--api-key",
-        default=api_key_from(None) or "",
+        # Empty by default, read from the environment by each process when it starts: a master
+        # pushes its custom options to its workers, and the key must never travel that way.
+        default="",
         is_secret=True,
         help=f"API key of the target (default: ${ENV_API_KEY})",
     )
@@ -78,12 +93,16 @@ def add_arguments(parser: Any) -> None:
 
 
 def on_init(environment: Environment, **_kwargs: Any) -> None:
-    """Close the ledger cleanly when the process quits, and leave the rate-limited counts."""
+    """Close the ledger cleanly when the process quits, leave the rate-limited counts, and join
+    the master and its workers into one run (``cluster.py``).
 
+    Locust calls the quitting listeners last registered first: the cluster's (a master drains
+    its workers, a worker hands over its ledger) run before the counts and the files close."""
     environment.events.quitting.add_listener(lambda **_: close_context())  # type: ignore[no-untyped-call]
     environment.events.quitting.add_listener(  # type: ignore[no-untyped-call]
         lambda **_: save_rate_limited(environment)
     )
+    cluster.attach(environment)
 
 
 def save_rate_limited(environment: Environment) -> None:

@@ -43,7 +43,7 @@ class Budget:
     limits: dict[str, Decimal] = field(default_factory=dict)
 
     def over(self, base: Budget) -> Budget:
-        """This budget's limits, falling back to ``base`` for the others."""
+        """The limits of this budget, falling back to ``base`` for the others."""
         return Budget({**base.limits, **self.limits})
 
 
