@@ -29,7 +29,7 @@ from qiibee_conformance.certify.plugin import REDACTOR_KEY
 from qiibee_conformance.certify.selection import requirement_ids
 from qiibee_conformance.certify.stats import STATS
 from qiibee_conformance.checks import CheckContext
-from qiibee_conformance.checks.ahead import ChecksAhead
+from qiibee_conformance.checks.ahead import ChecksAhead, workers_for
 from qiibee_conformance.checks.prerequisites import PrerequisiteUnmetError
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.evidence import Exchange
@@ -182,7 +182,8 @@ def business_checks_ahead(request: pytest.FixtureRequest) -> Iterator[ChecksAhea
     # An xdist worker sees every collected item but runs only those it is sent: there each
     # check runs when its own test does, as it would without the background thread.
     under_xdist = hasattr(request.config, "workerinput")
-    ahead = ChecksAhead(ctx, [] if under_xdist else selected)
+    workers = workers_for(request.getfixturevalue("qiibee_round_trip_ms"))
+    ahead = ChecksAhead(ctx, [] if under_xdist else selected, workers=workers)
     try:
         yield ahead
     finally:

@@ -66,6 +66,17 @@ class Limits:
         return (self.connect_timeout, self.read_timeout)
 
 
+# Under this round trip a target is near (loopback, the same data centre): its answers cost
+# less than generating the requests, and few need be in flight. Over it, every request waits
+# its round trip, and the runners keep many in flight (checks/ahead.py, fuzzing/parallel.py).
+NEAR_TARGET_MS = 20.0
+
+
+def is_distant(round_trip_ms: float) -> bool:
+    """Whether a target this far away is worth many requests in flight."""
+    return round_trip_ms >= NEAR_TARGET_MS
+
+
 # Errors that mean the request was sent and no (whole) answer came: the endpoint, not the
 # connection to the target, is at fault. A refused or timed-out connect is not among them.
 NO_ANSWER_ERRORS: tuple[type[Exception], ...] = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ MODES = (
     "redirect-later",  # after `after` requests, every POST /users: 307 to the trap
     "rate-limit",  # every `every`-th request: 429 or 503 with Retry-After, then forwarded on retry
     "unavailable",  # every request: 503 without Retry-After
+    "unavailable-retry-after",  # every request: 503 with Retry-After: 1 (a long outage)
     "hang",  # GET /users/:id/memberships never answers (others are forwarded)
     "huge-body",  # GET /users/:id/balances streams `huge_bytes` of JSON-looking data
     "reset",  # every request: the connection is closed without an answer
@@ -111,25 +113,44 @@ class _Proxy(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    _upstream_conn: http.client.HTTPConnection | None = None
+
+    def _upstream_answer(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The mock's answer, on a connection kept for this client connection (a new one for
+        every request would add its own latency to the latency mode's)."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        for attempt in range(2):
+            conn = self._upstream_conn
+            if conn is None:
+                host, port = self.upstream.hostname or "127.0.0.1", self.upstream.port
+                conn = self._upstream_conn = http.client.HTTPConnection(host, port, timeout=30)
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.getheaders(), resp.read()
+            except (http.client.HTTPException, ConnectionError):
+                conn.close()
+                self._upstream_conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def finish(self) -> None:
+        super().finish()
+        if self._upstream_conn is not None:
+            self._upstream_conn.close()
+
     def forward(self, body: bytes | None) -> None:
-        host, port = self.upstream.hostname or "127.0.0.1", self.upstream.port
-        conn = http.client.HTTPConnection(host, port, timeout=30)
-        try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            conn.request(self.command, self.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            if self.mode == "latency":
-                time.sleep(float(self.options.get("delay", 0.1)))
-            self.send_response(resp.status)
-            for name, value in resp.getheaders():
-                if name.lower() not in _HOP_HEADERS:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        finally:
-            conn.close()
+        status, headers, data = self._upstream_answer(body)
+        if self.mode == "latency":
+            time.sleep(float(self.options.get("delay", 0.1)))
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in _HOP_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def stream_huge(self, size: int) -> None:
         self.send_response(200)
@@ -207,9 +228,9 @@ def _reset(h: _Proxy, n: int, path: str) -> bool:
     return True
 
 
-def _always(status: int, body: bytes, content_type: str) -> Misbehaviour:
+def _always(status: int, body: bytes, content_type: str, **headers: str) -> Misbehaviour:
     def answer(h: _Proxy, n: int, path: str) -> bool:
-        h.send(status, body, content_type)
+        h.send(status, body, content_type, **headers)
         return True
 
     return answer
@@ -230,6 +251,7 @@ _MISBEHAVIOURS: dict[str, Misbehaviour] = {
     "redirect-later": _redirect_later,
     "rate-limit": _rate_limit,
     "unavailable": _always(503, b'{"error": "unavailable"}', "application/json"),
+    "unavailable-retry-after": _always(503, b'{"error": "unavailable"}', "application/json", Retry_After="1"),
     "hang": _hang,
     "huge-body": _huge_body,
     "reset": _reset,
@@ -251,9 +273,17 @@ def _proxy_handler(
     return type("ProxyHandler", (_Proxy,), settings)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (a capped body, a run stopped mid-request) is no error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
-def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A hand-written server on a free loopback port, served from threads; yields its base URL."""
+    server = _QuietServer(("127.0.0.1", 0), handler, bind_and_activate=False)
     server.daemon_threads = True
     server.request_queue_size = 128  # the suite's bursts open dozens of connections at once
     server.server_bind()
@@ -275,7 +305,8 @@ def hostile(upstream: str, mode: str, **options: Any) -> Iterator[Hostile]:
         raise ValueError(f"unknown mode {mode!r}")
     trap = Trap()
     counter = itertools.count()
-    with _serve(_trap_handler(trap)) as trap_url, _serve(
-        _proxy_handler(upstream, mode, trap_url, counter, options)
-    ) as base_url:
+    with (
+        serve(_trap_handler(trap)) as trap_url,
+        serve(_proxy_handler(upstream, mode, trap_url, counter, options)) as base_url,
+    ):
         yield Hostile(base_url=base_url, trap_url=trap_url, trap=trap, served=counter)

@@ -30,8 +30,8 @@ from tests.certify_helpers import (
     requirement_status,
     run_certify,
     run_plain_pytest,
-    serve,
 )
+from tests.hostile import serve
 
 SECRET_KEY = "qk-secret-7f3a9c1e5b2d4680"
 

@@ -20,7 +20,8 @@ import requests
 
 from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.times import fraction_digits
-from tests.certify_helpers import describe, load_report, requirement_status, run_certify, serve
+from tests.certify_helpers import describe, load_report, requirement_status, run_certify
+from tests.hostile import serve
 
 KEY = "async-target-key-7c2e91"
 APPLY_DELAY = 0.5

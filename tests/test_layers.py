@@ -19,7 +19,7 @@ ROOT = "qiibee_conformance"
 PLUMBING = (
     "client", "transport", "evidence", "findings", "errors", "redact", "settings", "spec", "money",
     "discovery", "envelopes", "times", "polling", "reconcile", "requirements", "targets", "paths",
-    "preflight", "embedded",
+    "preflight", "embedded", "run_control",
 )  # fmt: skip
 CHECK_GROUPS = (
     "auth", "errors", "users", "memberships", "whitelist", "balances", "exchange", "nft", "settlement",
@@ -108,6 +108,7 @@ def test_reports_do_not_import_runners() -> None:
                f"{ROOT}.certify.cli", f"{ROOT}.loadtest.runner", f"{ROOT}.loadtest.cli")  # fmt: skip
     assert list(violations(IMPORTS, f"{ROOT}.certify.reports", runners)) == []
     assert list(violations(IMPORTS, f"{ROOT}.loadtest.report", runners)) == []
+    assert list(violations(IMPORTS, f"{ROOT}.diffing", runners)) == []
 
 
 def test_check_modules_do_not_import_each_other() -> None:

@@ -25,8 +25,7 @@ from qiibee_conformance.transport import (
     retry_after_seconds,
     same_origin,
 )
-from tests.certify_helpers import serve
-from tests.hostile import hostile
+from tests.hostile import hostile, serve
 
 KEY = "qk-transport-5e1f0a9b7c"
 

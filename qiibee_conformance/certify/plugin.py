@@ -287,8 +287,15 @@ _FUZZ_MODES = {"SCH-01": "positive", "SCH-02": "negative", "SCH-03": "stateful"}
 
 
 @pytest.fixture(scope="session")
+def qiibee_round_trip_ms(qiibee_client: ApiClient) -> float:
+    """The target's round trip in ms (the faster of two whitelist reads): how many requests the
+    run keeps in flight follows from it."""
+    return min(qiibee_client.get("/token-exchange-whitelist").exchange.elapsed_ms for _ in range(2))
+
+
+@pytest.fixture(scope="session")
 def qiibee_fuzzing(
-    request: pytest.FixtureRequest, qiibee_settings: Settings, qiibee_client: ApiClient
+    request: pytest.FixtureRequest, qiibee_settings: Settings, qiibee_round_trip_ms: float
 ) -> Iterator[FuzzAhead]:
     """The selected schemathesis requirements' tests, started together on worker processes at
     the first of them; each SCH test collects its mode's results."""
@@ -304,12 +311,9 @@ def qiibee_fuzzing(
         "negative": negatable_operations(),
         "stateful": list(STATEFUL_LABELS),
     }
-    round_trip = min(qiibee_client.get("/token-exchange-whitelist").exchange.elapsed_ms for _ in range(2))
-    fuzzing = FuzzAhead(
-        qiibee_settings,
-        {mode: names for mode, names in labels.items() if mode in wanted},  # type: ignore[misc]
-        workers=workers_for(round_trip),
-    )
+    tasks = {mode: names for mode, names in labels.items() if mode in wanted}
+    workers = workers_for(qiibee_round_trip_ms, sum(map(len, tasks.values())))
+    fuzzing = FuzzAhead(qiibee_settings, tasks, workers=workers)  # type: ignore[arg-type]
     try:
         yield fuzzing
     finally:

@@ -53,6 +53,14 @@ class ItemRecord:
     prerequisite: str | None = None
     notes: list[str] = field(default_factory=list)
     run_error: bool = False
+    # Its test function returned (or setup failed or skipped). The collector starts each
+    # record unfinished: a test a Ctrl-C or the run's deadline cut off mid-call has no
+    # outcome, and must not read as passed.
+    finished: bool = True
+
+    @property
+    def concluded(self) -> bool:
+        return self.finished or self.outcome != PASS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,7 +195,7 @@ def fold_requirement(result: RequirementResult, *, selected: bool, stopped: bool
     A failure fails it, then advisories, then anything verified; only when every test
     was skipped is it untestable.
     """
-    tests = result.tests
+    tests = [t for t in result.tests if t.concluded]
     if not tests:
         result.status = NOT_RUN
         if not selected:

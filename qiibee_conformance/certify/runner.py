@@ -180,6 +180,8 @@ class Collector:
         subtest = getattr(report, "context", None) is not None
         if not subtest:  # a subtest's time is already part of its test's call phase
             record.duration += report.duration
+        if report.when == "call" and not subtest:
+            record.finished = True
         if report.failed and record.outcome != FAIL:
             self._fail(record, report, subtest=subtest)
         elif report.skipped and record.outcome == PASS:
@@ -195,7 +197,7 @@ class Collector:
         record = self.records.get(nodeid)
         if record is None:
             ids, group = self._items.get(nodeid, ([], UNMARKED_GROUP))
-            record = ItemRecord(nodeid=nodeid, requirement_ids=ids, group=group)
+            record = ItemRecord(nodeid=nodeid, requirement_ids=ids, group=group, finished=False)
             self.records[nodeid] = record
             self.order.append(nodeid)
         return record

@@ -21,16 +21,24 @@ from qiibee_conformance import run_control
 from qiibee_conformance.checks.base import Check
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.outcome import CheckOutcome, run_check
+from qiibee_conformance.transport import is_distant
 
-# Checks run at once: a distant target's round trips overlap. Checks that need the same
-# preparation (the exchange round, the history user) wait for it once (CheckContext.memo).
-DEFAULT_WORKERS = 6
+# Checks run at once: a distant target's round trips overlap (a near one needs few). Checks
+# that need the same preparation (the exchange round, the history user) wait for it once
+# (CheckContext.memo).
+NEAR_WORKERS = 4
+DISTANT_WORKERS = 12
+
+
+def workers_for(round_trip_ms: float) -> int:
+    """How many checks to run at once against a target this far away."""
+    return DISTANT_WORKERS if is_distant(round_trip_ms) else NEAR_WORKERS
 
 
 class ChecksAhead:
     """Daemon threads running the given checks, taken in catalogue order."""
 
-    def __init__(self, ctx: CheckContext, checks: Iterable[Check], *, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, ctx: CheckContext, checks: Iterable[Check], *, workers: int = NEAR_WORKERS) -> None:
         self.context = ctx
         self._queue = [(check, Future[CheckOutcome]()) for check in checks]
         self._futures = {check.id: future for check, future in self._queue}

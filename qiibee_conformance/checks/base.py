@@ -72,7 +72,9 @@ def describe(response: Response) -> str:
     body = response.text.strip().replace("\n", " ")
     if len(body) > 200:
         body = body[:200] + "..."
-    return f"HTTP {response.status} {body!r}" if body else f"HTTP {response.status} (empty body)"
+    described = f"HTTP {response.status} {body!r}" if body else f"HTTP {response.status} (empty body)"
+    # what the client noted of the answer (a body cut off at the size cap)
+    return f"{described} ({response.exchange.error})" if response.exchange.error else described
 
 
 def _wanted(expected: Iterable[int]) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qiibee_conformance import polling, reconcile
+from qiibee_conformance.checks.base import describe
 from qiibee_conformance.checks.outcome import running_requirement
 from qiibee_conformance.client import Response
 from qiibee_conformance.discovery import WHITELIST_PATH
@@ -109,7 +110,7 @@ def _answered_wrong(name: str, response: Response, what: str) -> Prerequisite:
     """A prerequisite whose request got no success: unmet if the key may not, else broken."""
     if _refused(response):
         return Prerequisite(name, False, f"{what} was refused with HTTP {response.status}")
-    return _broken(name, f"{what} answered HTTP {response.status}", response)
+    return _broken(name, f"{what} answered {describe(response)}", response)
 
 
 def _funding(ctx: CheckContext, user: str) -> Prerequisite:

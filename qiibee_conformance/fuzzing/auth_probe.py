@@ -18,6 +18,11 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 _PROBE_STATUS = re.compile(r"got `(\d{3})\b")
 _RATE_LIMITED_PROBE = frozenset({429, 503})
+# Per target: the operations whose probes already showed the key enforced. schemathesis' own
+# runner keeps this set per run ("enforcement is a property of the operation, so one
+# confirmation per run is enough"); a case validated on its own gets none, and would probe
+# every successful case twice more (a third of a run's requests).
+_ENFORCED: dict[str, set[str]] = {}
 
 
 @schemathesis.check
@@ -32,6 +37,9 @@ def ignored_auth_unless_rate_limited(
     through the transport.
     """
     __tracebackhide__ = True
+    if ctx is not None and getattr(ctx, "auth_enforced_operations", None) is None:
+        target = str(getattr(getattr(case, "operation", None), "base_url", ""))
+        ctx.auth_enforced_operations = _ENFORCED.setdefault(target, set())
     try:
         return ignored_auth(ctx, response, case)
     except IgnoredAuth as failure:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -35,13 +37,18 @@ from qiibee_conformance.fuzzing.config import Mode
 from qiibee_conformance.fuzzing.stateful import PARTS
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import Settings
+from qiibee_conformance.transport import is_distant
 
-# Operations fuzzed at once: enough to hide a sandbox's round trips behind each other.
+# Tasks run at once against a near target, and at most against a distant one (workers_for).
 DEFAULT_WORKERS = 4
+MAX_WORKERS = 24
+# A worker's memory is mostly shared with the fork server; what it adds, with room to spare.
+MEMORY_PER_WORKER_MB = 256
 _EVIDENCE_KEPT = 6
-_PRELOAD = ["qiibee_conformance.fuzzing.parallel", "schemathesis", "hypothesis", "requests"]
+_PRELOAD = ["qiibee_conformance.fuzzing.parallel", "qiibee_conformance.fuzzing.warmup"]
 
 
+_LONGEST_FIRST: list[Mode] = ["stateful", "negative", "positive"]
 # The state machine's parts (fuzzing.stateful.PARTS), each a task of its own.
 STATEFUL_LABELS = tuple(f"stateful sequences, part {n} of {PARTS}" for n in range(1, PARTS + 1))
 
@@ -111,15 +118,18 @@ def _session(task: FuzzTask) -> Any:
     return _WORKER["session"]
 
 
-def _calls_of(result: OperationResult, calls: list[Any], *, failed: bool) -> OperationResult:
+def _calls_of(task: FuzzTask, result: OperationResult, calls: list[Any], *, failed: bool) -> OperationResult:
     from qiibee_conformance.fuzzing.evidence import exchange_of
 
     if failed:
         result.evidence = [exchange_of(response) for _, response in calls[-_EVIDENCE_KEPT:]]
     result.calls = len(calls)
+    # schemathesis numbers cases per process from the run's seed: the same ids come up in every
+    # worker, so a case is known by its task too.
     result.observed = [
-        Call(str(getattr(case, "id", None) or id(case)), str(case.operation.method).upper(),
-             str(case.operation.path), int(response.status_code), float(response.elapsed) * 1000)
+        Call(f"{task.mode} {task.label} {getattr(case, 'id', None) or id(case)}",
+             str(case.operation.method).upper(), str(case.operation.path), int(response.status_code),
+             float(response.elapsed) * 1000)
         for case, response in calls
     ]  # fmt: skip
     result.cases = len({call.case_id for call in result.observed})
@@ -188,12 +198,18 @@ def run_task(task: FuzzTask) -> OperationResult:
     except (Exception, BaseExceptionGroup) as error:  # schemathesis' FailureGroup is a BaseExceptionGroup
         calls = _WORKER.get("calls", []) if task.mode != "stateful" else calls
         result.failure = redactor.text(f"{type(error).__name__}: {error}")
-        return _calls_of(result, calls, failed=True)
-    return _calls_of(result, calls, failed=False)
+        return _calls_of(task, result, calls, failed=True)
+    return _calls_of(task, result, calls, failed=False)
 
 
 _POOLS: dict[str, ProcessPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
+
+
+def _ignore_ctrl_c() -> None:
+    # A terminal's Ctrl-C reaches the whole process group: the run stops its workers itself
+    # (stop_pool), and a worker that took the SIGINT mid-test would report half a test.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def start_pool(workers: int = DEFAULT_WORKERS) -> ProcessPoolExecutor:
@@ -203,17 +219,40 @@ def start_pool(workers: int = DEFAULT_WORKERS) -> ProcessPoolExecutor:
         if "pool" not in _POOLS:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            pool = _POOLS["pool"] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            pool = _POOLS["pool"] = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_ignore_ctrl_c
+            )
             atexit.register(pool.shutdown, wait=False, cancel_futures=True)
         return _POOLS["pool"]
 
 
-def workers_for(round_trip_ms: float) -> int:
-    """How many operations to fuzz at once: enough to hide the round trips of a distant target,
-    few on a near one, where generation (CPU) is what takes the time."""
-    if round_trip_ms < 20:
-        return 4
-    return 16
+def stop_pool() -> None:
+    """End the workers now, mid-test: a stopped run sends no request after it has ended."""
+    with _POOL_LOCK:
+        pool = _POOLS.pop("pool", None)
+    if pool is None:
+        return
+    # ProcessPoolExecutor has no public way to end running tasks (Python 3.14 adds one);
+    # its processes are read before shutdown() lets go of them.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
+def workers_for(round_trip_ms: float, tasks: int) -> int:
+    """How many tasks to run at once.
+
+    Near a target (transport.is_distant) generation is what takes the time: a few
+    workers keep the cores busy. Against a distant one every case waits its round trip, so
+    every task runs at once (a sandbox 100 ms away: about 2x the time of a near run, where one
+    task at a time would take 20x), as far as memory allows: a worker per 256 MB of the
+    machine's memory (each uses about 60 MB of its own).
+    """
+    if not is_distant(round_trip_ms):
+        return DEFAULT_WORKERS
+    memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    return max(DEFAULT_WORKERS, min(tasks, MAX_WORKERS, memory_mb // MEMORY_PER_WORKER_MB))
 
 
 class FuzzAhead:
@@ -223,8 +262,9 @@ class FuzzAhead:
     def __init__(self, settings: Settings, labels: dict[Mode, list[str]], *, workers: int) -> None:
         pool = start_pool(workers)
         left = run_control.remaining()
-        # The state machine first: its scenarios are one long chain of calls, the longest task.
-        order = sorted(labels, key=lambda mode: mode != "stateful")
+        # Longest first, so that no long task starts last: the state machine's parts (chains of
+        # calls), then the negative tests (each case costs more to generate), then the positive.
+        order = sorted(labels, key=_LONGEST_FIRST.index)
         self._futures: dict[Mode, list[Future[OperationResult]]] = {
             mode: [pool.submit(run_task, FuzzTask(settings, mode, label, left)) for label in labels[mode]]
             for mode in order
@@ -238,9 +278,12 @@ class FuzzAhead:
         return results
 
     def cancel(self) -> None:
+        """Drop what has not started; once the run is stopped, end what is running too."""
         for futures in self._futures.values():
             for future in futures:
                 future.cancel()
+        if run_control.stopped():
+            stop_pool()
 
 
 def fuzz_operations(settings: Settings, mode: Mode, labels: Iterable[str]) -> list[OperationResult]:

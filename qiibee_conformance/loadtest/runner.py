@@ -38,7 +38,14 @@ from qiibee_conformance.loadtest.ledger import LedgerContents, LedgerWriter, rea
 from qiibee_conformance.loadtest.locust_process import LocustOutcome, count_exceptions, log_tail, run_locust
 from qiibee_conformance.loadtest.plan import LoadPlan, build_plan
 from qiibee_conformance.loadtest.reconciliation import reconcile_run
-from qiibee_conformance.loadtest.report import SUMMARY_NAME, RunRecord, render, split_findings, write_summary
+from qiibee_conformance.loadtest.report import (
+    EXIT_INTERRUPTED,
+    SUMMARY_NAME,
+    RunRecord,
+    render,
+    split_findings,
+    write_summary,
+)
 from qiibee_conformance.loadtest.slo import (
     AGGREGATE,
     SloSpec,
@@ -326,12 +333,28 @@ class LoadRun:
         )
         run_dir = config.reports / "ledger" / self.settings.run_id
         self.files = ReportFiles(config.reports.resolve(), run_dir.resolve())
+        self.phase = "starting"  # what the run is doing, for the line a Ctrl-C prints
 
     def run(self) -> int:
+        """The run's exit status; Ctrl-C at any point still writes the summary (exit 130)."""
+        record = self._record()
+        try:
+            return self._run(record)
+        except KeyboardInterrupt:
+            record.interrupted = True
+            record.notes.append(f"interrupted while {self.phase}")
+            write_summary(record, self.files.summary, self.redactor)
+            print(f"load: interrupted while {self.phase}; summary: {self.files.summary}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+    def _run(self, record: RunRecord) -> int:
+        self.phase = "preparing: no load was run"
         preflight(self.client)
+        print("load: preparing the run (the whitelist, the users and their funds)", file=sys.stderr)
         plan, plan_path = prepare(self.client, self.settings, self.config, self.files.run_dir)
-        record = self._record(plan)
+        record.notes.extend(plan.notes)
         self._announce(record)
+        self.phase = "running Locust"
         outcome = run_locust(
             locust_command(self.config, self.base_url, self.files),
             locust_env(self.config, self.api_key, self.files, plan_path),
@@ -342,11 +365,13 @@ class LoadRun:
         contents = read_ledger(self.files.run_dir)
         record.findings, record.advisories = split_findings(contents.findings)
         self._check_made(record, outcome)
+        self.phase = "reconciling"
         self._reconcile(record, contents, plan)
+        self.phase = "writing the reports"
         self._finish(record)
         return record.exit_code()
 
-    def _record(self, plan: LoadPlan) -> RunRecord:
+    def _record(self) -> RunRecord:
         config = self.config
         return RunRecord(
             target=self.redactor.text(self.base_url),
@@ -359,7 +384,6 @@ class LoadRun:
             slo_spec=self.spec,
             files=self.files.listing(capacity=config.capacity is not None),
             strict=config.strict,
-            notes=list(plan.notes),
             role=config.role,
         )
 
@@ -388,6 +412,9 @@ class LoadRun:
         scrub_files([files.log, files.html, *files.reports.glob("locust_*.csv")], [self.api_key])
         if outcome.timed_out:
             record.notes.append("Locust did not stop at the end of its run time and was stopped")
+        if not files.stats_json.exists() and outcome.interrupted:
+            record.notes.append("interrupted before Locust wrote its statistics")
+            return
         if not files.stats_json.exists():
             tail = log_tail(files.log, self.redactor)
             raise RunError(f"Locust produced no statistics (exit code {outcome.exit_code}): {tail}")
@@ -417,7 +444,7 @@ class LoadRun:
 
     def _check_made(self, record: RunRecord, outcome: LocustOutcome) -> None:
         locust_failed = outcome.exit_code != 0 and not (outcome.interrupted or outcome.timed_out)
-        if record.requests == 0 or locust_failed:
+        if (record.requests == 0 and not outcome.interrupted) or locust_failed:
             write_summary(record, self.files.summary, self.redactor)
             reason = "made no requests" if record.requests == 0 else f"exited with code {outcome.exit_code}"
             raise RunError(
