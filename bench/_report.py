@@ -33,3 +33,18 @@ def machine() -> dict[str, str]:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     cpus = str(os.cpu_count() or 0)
     return {"nproc": cpus, "cpu": model, "python": platform.python_version(), "loadavg": load}
+
+
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def write_readme_section(section: str, text: str) -> None:
+    """Replace (or add) the section headed ``section`` in bench/README.md, leaving the rest alone."""
+    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
+    start = current.find(section)
+    if start < 0:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = current.find("\n## ", start + len(section))
+        updated = current[:start] + text + ("" if end < 0 else current[end:])
+    README.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")

@@ -29,8 +29,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from _report import README, write_readme_section
+
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "bench" / "README.md"
 CHART = ROOT / "bench" / "load-capacity.svg"
 SECTION = "## Load capacity"
 
@@ -147,18 +148,6 @@ share the machine (and here other work shared it too), so this is the capacity o
 average over the whole search, ramp and bisection included."""
 
 
-def write_readme(text: str) -> None:
-    """Replace (or add) this section, leaving the rest of the file alone."""
-    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + ("" if end < 0 else current[end:])
-    README.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step-users", type=int, default=25)
@@ -175,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         print(found["headline"])
         print(f"CPU (cores): mock {cores['mock']:.2f}, load generator {cores['generator']:.2f}")
         if args.write_readme and code in (0, 1):
-            write_readme(render(found, cores, args, load))
+            write_readme_section(SECTION, render(found, cores, args, load))
             shutil.copyfile(reports / "capacity.svg", CHART)
             print(f"wrote the figures to {README} and the chart to {CHART}")
     return code if code in (0, 1) else 2

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from _report import README, write_readme_section
+
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "bench" / "README.md"
 SECTION = "## Load distribution"
 TARGET_RATIO = 1.6
 COUNTS = (1, 2)
@@ -208,18 +209,6 @@ and neither do the ledger messages (one per money move, a batch that goes out wi
 On machines of their own each worker scales to its core (`bench_load_overhead.py` measures one)."""
 
 
-def write_readme(text: str) -> None:
-    """Replace (or add) this section, leaving the rest of the file alone."""
-    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + ("" if end < 0 else current[end:])
-    README.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users-per-worker", type=int, default=40)
@@ -252,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = statistics.median(r[2].rps for r in rounds) / statistics.median(r[1].rps for r in rounds)
     print(f"ratio two workers / one: {ratio:.2f} (target >= {TARGET_RATIO})")
     if args.write_readme:
-        write_readme(text)
+        write_readme_section(SECTION, text)
         print(f"wrote the figures to {README}")
     failed = any(m.verdict != "pass" for r in rounds for m in r.values())
     return 1 if failed or (args.fail_on_miss and ratio < TARGET_RATIO) else 0

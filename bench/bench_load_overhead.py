@@ -47,8 +47,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from _report import README, write_readme_section
+
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "bench" / "README.md"
 SECTION = "## Load overhead"
 TARGET_RATIO = 0.8
 KINDS = ("bare", "history", "history-decode-all")
@@ -187,18 +188,6 @@ def prepare(base_url: str, api_key: str, directory: Path) -> tuple[Path, int]:
     return path, total
 
 
-def write_readme(text: str) -> None:
-    """Replace (or add) the "Load overhead" section, leaving the rest of the file alone."""
-    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + ("" if end < 0 else current[end:])
-    README.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def render(
     rounds: list[Round], users: int, seconds: int, seed: int, total: int, load: tuple[float, float]
 ) -> str:
@@ -323,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{rps[DECODE_ALL] / rps['bare']:.2f}"
     )
     if args.write_readme:
-        write_readme(text)
+        write_readme_section(SECTION, text)
         print(f"wrote the figures to {README}")
     return 1 if args.fail_on_miss and ratio < TARGET_RATIO else 0
 

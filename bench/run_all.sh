@@ -63,10 +63,14 @@ mkdir -p "$out"
 mock_args=()
 certify_args=()
 load_args=()
+distributed_args=()
+capacity_args=()
 if [ "$quick" = 1 ]; then
     mock_args=(--runs 1 --duration 3 --latency-requests 50 --exchange-duration 3)
     certify_args=(--runs 1)
     load_args=(--quick)
+    distributed_args=(--rounds 1 --seconds 10 --warmup 3)
+    capacity_args=(--step-time 6 --max-users 100 --step-users 50 --seed-history 2000)
 fi
 
 worst=0
@@ -83,12 +87,15 @@ run() {
 
 run bench_mock "$py" bench/bench_mock.py "${mock_args[@]}" --json "$out/mock.json"
 run bench_certify "$py" bench/bench_certify.py "${certify_args[@]}" --json "$out/certify.json"
+run bench_latency "$py" bench/bench_latency.py "${certify_args[@]}" --json "$out/latency.json"
 if [ -f bench/bench_load_overhead.py ]; then
     if [ "$quick" = 1 ] && ! "$py" bench/bench_load_overhead.py --help 2>/dev/null | grep -q -- "--quick"; then
         load_args=()
     fi
     run bench_load_overhead "$py" bench/bench_load_overhead.py "${load_args[@]}"
 fi
+run bench_load_distributed "$py" bench/bench_load_distributed.py "${distributed_args[@]}"
+run bench_load_capacity "$py" bench/bench_load_capacity.py "${capacity_args[@]}"
 
 echo
 echo "benchmarks done (figures in $out/); worst exit status $worst"

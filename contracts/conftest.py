@@ -33,7 +33,7 @@ from qiibee_conformance.checks.ahead import ChecksAhead, workers_for
 from qiibee_conformance.checks.prerequisites import PrerequisiteUnmetError
 from qiibee_conformance.client import ApiClient
 from qiibee_conformance.evidence import Exchange
-from qiibee_conformance.redact import Redactor
+from qiibee_conformance.fuzzing.evidence import exchange_of
 from qiibee_conformance.settings import Settings
 
 EVIDENCE = "evidence"
@@ -44,7 +44,6 @@ BUSINESS_FILE = "test_business.py"
 
 _recent_schema_calls: deque[Exchange] = deque(maxlen=_DEFAULT_EVIDENCE_EXCHANGES)
 _recent_lock = threading.Lock()
-_header_redactor = Redactor()
 # The requirement of the contract test running in the main thread, where schemathesis sends.
 _running_test: dict[str, str | None] = {"requirement": None}
 
@@ -58,7 +57,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
 def after_call(context: Any, case: Any, response: Any) -> None:
     try:
         _record_schemathesis_call(case, response)
-        exchange = _schemathesis_exchange(response)
+        exchange = exchange_of(response)
     except Exception:  # evidence is best effort: it must never turn into a failure of its own
         return
     with _recent_lock:
@@ -69,30 +68,6 @@ def _record_schemathesis_call(case: Any, response: Any) -> None:
     call = (str(case.operation.method).upper(), str(case.operation.path), int(response.status_code),
             float(response.elapsed) * 1000)
     observe.schemathesis_calls(_running_test["requirement"], [call])
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _schemathesis_exchange(response: Any) -> Exchange:
-    """A schemathesis response as the same evidence record the ApiClient keeps (secret headers masked)."""
-    request = response.request
-    response_headers = {name: ", ".join(values) for name, values in dict(response.headers).items()}
-    return Exchange(
-        method=str(request.method),
-        url=str(request.url),
-        request_headers=_header_redactor.headers({str(k): str(v) for k, v in request.headers.items()}),
-        request_body=_text(request.body),
-        status=int(response.status_code),
-        response_headers=_header_redactor.headers(response_headers),
-        response_body=(_text(response.content) or "")[:4000],
-        elapsed_ms=float(response.elapsed) * 1000,
-    )
 
 
 def _client_of(item: pytest.Item) -> ApiClient | None:

@@ -53,6 +53,7 @@ class EmbeddedMock:
         db_path: str | os.PathLike[str] | None = None,
         api_key: str | None = None,
         start_deadline: float = START_DEADLINE,
+        access_log: bool = False,
     ) -> None:
         self.faults = list(faults)
         self.variants = list(variants)
@@ -62,6 +63,8 @@ class EmbeddedMock:
         self.db_path = str(db_path) if db_path is not None else None
         self.api_key = api_key or "mock-" + secrets.token_hex(12)
         self.start_deadline = start_deadline
+        # every request a line in the log (log_text()): who touched what, for tests and benches
+        self.access_log = access_log
         self.brand_id = DEFAULT_BRAND_ID
         self.port = 0
         self.base_url = ""
@@ -114,6 +117,8 @@ class EmbeddedMock:
             cmd += ["--seed-users", str(self.seed_users)]
         if self.db_path:
             cmd += ["--db", self.db_path]
+        if self.access_log:
+            cmd.append("--access-log")
         return cmd
 
     def _start_once(self) -> None:

@@ -6,6 +6,7 @@ relies on, instead of letting the stateful run or the pytest integration quietly
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -64,3 +65,45 @@ def test_the_report_names_each_failed_operation_as_the_reports_split_it() -> Non
     parts = schema_failures.split(f"Failed: {failed.value}")
     assert [label for label, _ in parts] == [results[0].label, results[2].label]
     assert "ST101 Server error" in str(parts[0][1]) and "ST101" not in str(parts[1][1])
+
+
+def test_fuzzing_never_addresses_a_user_it_did_not_create(start_mock: Callable[..., EmbeddedMock]) -> None:
+    """A shared sandbox lists other testers' users: no case may address one (D179). Someone
+    else keeps creating users, each with a membership, while every mode fuzzes; the mock's
+    access log shows no request for them but their own (schemathesis' reuse of answers and
+    the links it infers once took a listed user into DELETE .../memberships/etihad)."""
+    from qiibee_conformance.fuzzing import negatable_operations
+    from qiibee_conformance.fuzzing.parallel import STATEFUL_LABELS
+    from tests.conftest import MockApi
+
+    mock = start_mock(access_log=True)
+    api = MockApi(mock)
+    theirs: list[str] = []
+    done = threading.Event()
+    member = {"membership": {"brand_id": "etihad", "membership_number": "100014486294"}}
+
+    def someone_else() -> None:
+        while not done.wait(0.02):
+            user = api.new_user(first_name="Theirs")["auth_id"]
+            assert api.post(f"/users/{user}/memberships", json=member).status_code == 201
+            theirs.append(user)
+
+    other = threading.Thread(target=someone_else)
+    other.start()
+    try:
+        settings = Settings(base_url=mock.base_url, api_key=mock.api_key)
+        labels = [f"{m} {p}" for m, p, _ in iter_operations(load_spec())]
+        results = fuzz_operations(settings, "positive", labels)
+        results += fuzz_operations(settings, "negative", negatable_operations())
+        results += fuzz_operations(settings, "stateful", STATEFUL_LABELS)
+    finally:
+        done.set()
+        other.join()
+    assert sum(r.calls for r in results) > 1000 and len(theirs) > 50
+    lines = mock.log_text().splitlines()
+    touched = [
+        line for user in theirs for line in lines
+        if f"/users/{user}" in line and f'"POST /users/{user}/memberships HTTP' not in line
+    ]  # fmt: skip
+    twice = [u for u in theirs if sum(f'"POST /users/{u}/memberships HTTP' in line for line in lines) > 1]
+    assert not touched and not twice, f"the fuzzing addressed users it never made: {(touched + twice)[:5]}"

@@ -115,8 +115,16 @@ def build_config(settings: Settings, mode: Mode) -> schemathesis.Config:
             # Documented examples are valid input: they belong to the positive run only.
             "examples": {"enabled": mode == "positive"},
             "coverage": {"enabled": False},
-            "fuzzing": {"enabled": mode != "stateful"},
-            "stateful": {"enabled": mode == "stateful", "max-steps": STATEFUL_MAX_STEPS},
+            # Only users the run created are ever changed (D179): no value is taken from an
+            # answer (a user list shows users the run does not own) and the state machine
+            # follows only the spec's links, each of which starts at a user the run created,
+            # never links schemathesis infers (GET /users → DELETE /users/{auth_id}/...).
+            "fuzzing": {"enabled": mode != "stateful", "extra-data-sources": {"responses": False}},
+            "stateful": {
+                "enabled": mode == "stateful",
+                "max-steps": STATEFUL_MAX_STEPS,
+                "inference": {"algorithms": []},
+            },
         },
         "checks": {
             **{name: {"enabled": name in CHECKS[mode]} for name in _ALL_CHECKS},
