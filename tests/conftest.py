@@ -7,6 +7,7 @@ it after the test; ``mock_api`` is a small requests helper bound to ``mock_serve
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,17 @@ import requests
 from qiibee_conformance.embedded import EmbeddedMock
 
 FAST_SETTLE = 0.05
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the runs the tests start take Ctrl-C even when this session was started with SIGINT
+    ignored (`nohup`, or `cmd &` from a script, which is how some CI runners start steps).
+
+    An ignored SIGINT is inherited by every child, and a program rightly leaves it ignored; a
+    handler is reset to the default in a child, so the tests that press Ctrl-C test the runs,
+    not the way this session was started."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class MockApi:

@@ -237,19 +237,20 @@ def test_ctrl_c_stops_cleanly_and_still_writes_reports(
         "--target", mock.base_url, "--api-key", mock.api_key,
         "--scenario", "mixed", "--run-time", "2m", "--users", "5",
     ]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        stats = tmp_path / "locust_stats.csv"
-        while not (stats.exists() and stats.stat().st_size > 300) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(2)
-        os.kill(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # the context closes the pipe whatever happens; the finally ends a run that outlived it
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 60
+            stats = tmp_path / "locust_stats.csv"
+            while not (stats.exists() and stats.stat().st_size > 300) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)
+            os.kill(proc.pid, signal.SIGINT)
+            output, _ = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 130, output
     summary = json.loads((tmp_path / "load-summary.json").read_text())
     assert summary["interrupted"] is True and summary["verdict"] == "interrupted"
