@@ -115,10 +115,10 @@ def build_config(settings: Settings, mode: Mode) -> schemathesis.Config:
             # Documented examples are valid input: they belong to the positive run only.
             "examples": {"enabled": mode == "positive"},
             "coverage": {"enabled": False},
-            # Only users the run created are ever changed (D179): no value is taken from an
-            # answer (a user list shows users the run does not own) and the state machine
-            # follows only the spec's links, each of which starts at a user the run created,
-            # never links schemathesis infers (GET /users → DELETE /users/{auth_id}/...).
+            # Nothing addresses a user the run did not create (D179): no value is taken from
+            # an answer (a user list shows other testers' users) and the state machine follows
+            # only the spec's links, never links schemathesis infers (GET /users → DELETE
+            # /users/{auth_id}/memberships/...), so the only user it learns of is one it made.
             "fuzzing": {"enabled": mode != "stateful", "extra-data-sources": {"responses": False}},
             "stateful": {
                 "enabled": mode == "stateful",
