@@ -90,23 +90,23 @@ def distant(mock: EmbeddedMock, delay: float) -> Iterator[str]:
 # certify ------------------------------------------------------------------------------------------
 
 
+def _command(name: str, url: str, reports: Path, *args: str) -> list[str]:
+    """``qiibee-conformance NAME`` against ``url``, its reports in ``reports``."""
+    tool = [sys.executable, "-m", "qiibee_conformance", name]
+    return [*tool, "--target", url, "--reports", str(reports), *args]
+
+
 def _certify(url: str, reports: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "qiibee_conformance",
-        "certify",
-        "--target",
-        url,
-        "--reports",
-        str(reports),
-        *args,
-    ]
+    return _command("certify", url, reports, *args)
+
+
+def _report(path: Path) -> dict[str, object]:
+    document: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return document
 
 
 def _certify_report(reports: Path) -> dict[str, object]:
-    document: dict[str, object] = json.loads((reports / "certification.json").read_text(encoding="utf-8"))
-    return document
+    return _report(reports / "certification.json")
 
 
 def test_certify_stopped_while_preparing(start_mock: Callable[..., EmbeddedMock], tmp_path: Path) -> None:
@@ -149,22 +149,11 @@ def test_certify_stopped_while_waiting_for_settlement(
 
 
 def _load(url: str, reports: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "qiibee_conformance",
-        "load",
-        "--target",
-        url,
-        "--reports",
-        str(reports),
-        *args,
-    ]
+    return _command("load", url, reports, *args)
 
 
 def _load_summary(reports: Path) -> dict[str, object]:
-    summary: dict[str, object] = json.loads((reports / "load-summary.json").read_text(encoding="utf-8"))
-    return summary
+    return _report(reports / "load-summary.json")
 
 
 def test_load_stopped_while_preparing(start_mock: Callable[..., EmbeddedMock], tmp_path: Path) -> None:
