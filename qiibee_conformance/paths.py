@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qiibee_conformance.errors import RunError
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -30,3 +32,16 @@ def contracts_dir() -> Path:
 
 def locustfile_path() -> Path:
     return data_dir("load") / "locustfile.py"
+
+
+def read_user_file(path: str | Path, what: str, *, when_missing: str = "") -> str:
+    """The UTF-8 text of a file the user named (a config, a baseline, a report); RunError, one
+    line naming ``what`` and the file, when it is missing or unreadable."""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{what} {path} does not exist{when_missing}") from None
+    except UnicodeDecodeError:
+        raise RunError(f"{what} {path} is not UTF-8 text") from None
+    except OSError as err:
+        raise RunError(f"cannot read {what} {path}: {err.strerror or err}") from None

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -30,6 +29,7 @@ from qiibee_conformance.embedded import EmbeddedMock
 from qiibee_conformance.evidence import Exchange
 from qiibee_conformance.mock.catalogue import BRAND_TOKEN_ID
 from qiibee_conformance.settings import Settings
+from tests.hostile import serve
 
 CHECKS = {c.id: c for c in all_checks()}
 OTHER_ETIHAD = "100014486283"
@@ -119,16 +119,8 @@ def _handler(upstream: Upstream, hook: Hook) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def proxy(mock: EmbeddedMock, hook: Hook) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Upstream(mock.base_url, mock.api_key), hook))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(_handler(Upstream(mock.base_url, mock.api_key), hook)) as url:
+        yield url
 
 
 def outcome(mock: EmbeddedMock, check_id: str, hook: Hook | None = None) -> CheckOutcome:

@@ -63,7 +63,7 @@ class Gate:
         }
 
 
-def _found(entry: Entry) -> dict[str, Any]:
+def _found(entry: Entry | BaselineEntry) -> dict[str, Any]:
     return {
         "requirement": entry.requirement,
         "fingerprint": entry.fingerprint,
@@ -74,10 +74,7 @@ def _found(entry: Entry) -> dict[str, Any]:
 
 def _listed(entry: BaselineEntry) -> dict[str, Any]:
     return {
-        "requirement": entry.requirement,
-        "fingerprint": entry.fingerprint,
-        "kind": entry.kind,
-        "summary": entry.summary,
+        **_found(entry),
         "reason": entry.reason,
         "expires": entry.expires.isoformat() if entry.expires else None,
         "line": entry.line,

@@ -27,6 +27,7 @@ import yaml
 
 from qiibee_conformance.certify.ledger import ADVISORY, FAILURE, NO_REQUIREMENT, Key
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.paths import read_user_file
 
 VERSION = 1
 _FINGERPRINT = re.compile(r"[0-9a-f]{16}")
@@ -171,12 +172,7 @@ def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
 def read(path: str | Path) -> Baseline:
     """Read and check a baseline file; RunError (exit 2) with the file and line if it is malformed."""
     shown = str(path)
-    try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"the baseline {shown} does not exist (write one with --write-baseline)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise RunError(f"cannot read the baseline {shown}: {err}") from None
+    text = read_user_file(path, "the baseline", when_missing=" (write one with --write-baseline)")
     reader = _Reader(shown)
     entries: list[BaselineEntry] = []
     for node in reader.document(text):

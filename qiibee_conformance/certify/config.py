@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.paths import read_user_file
 from qiibee_conformance.settings import DOCUMENTED_ETIHAD_NUMBERS, Settings
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
@@ -117,16 +118,9 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     file = Path(path)
+    text = read_user_file(file, "config file")
     try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raise RunError(f"config file {file} does not exist") from None
-    except OSError as err:
-        raise RunError(f"cannot read config file {file}: {err.strerror or err}") from None
-    try:
-        document = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RunError(f"config file {file} is not UTF-8 text") from None
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise RunError(f"config file {file} is not valid TOML: {err}") from None
     return validate_values(document, source=str(file))

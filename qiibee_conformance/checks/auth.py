@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qiibee_conformance.checks.base import check, describe
+from qiibee_conformance.checks.base import check, describe_calls
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.messages import INVALID_KEY, judge_messages
 from qiibee_conformance.client import Response
@@ -64,7 +64,7 @@ def _expect_401(ctx: CheckContext, auth: bool | str, what: str) -> None:
     answers = [operation.send(ctx, auth) for operation in operations(ctx)]
     wrong = [r for r in answers if r.status != 401]
     if wrong:
-        names = ", ".join(f"{r.exchange.method} {r.exchange.url} → {describe(r)}" for r in wrong[:5])
+        names = describe_calls(wrong)
         raise Nonconformity(f"{len(wrong)} operation(s) did not answer 401 {what}: {names}", wrong)
     judge_messages(answers, f"401 answer(s) {what}")
 

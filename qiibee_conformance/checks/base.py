@@ -77,6 +77,11 @@ def describe(response: Response) -> str:
     return f"{described} ({response.exchange.error})" if response.exchange.error else described
 
 
+def describe_calls(responses: Iterable[Response], most: int = 5) -> str:
+    """The first ``most`` calls, each with its answer, for a finding about several of them."""
+    return "; ".join(f"{r.exchange.method} {r.exchange.url} → {describe(r)}" for r in list(responses)[:most])
+
+
 def _wanted(expected: Iterable[int]) -> str:
     return "HTTP " + " or ".join(str(s) for s in expected)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from qiibee_conformance.checks.base import advise, check, describe
+from qiibee_conformance.checks.base import advise, check, describe, describe_calls
 from qiibee_conformance.checks.context import CheckContext
 from qiibee_conformance.checks.messages import INVALID_KEY, judge_messages
 from qiibee_conformance.client import Response
@@ -176,10 +176,10 @@ def undocumented_methods_are_4xx(ctx: CheckContext) -> None:
     probes = _undocumented(ctx)
     crashed = [r for r in probes if r.status >= 500]
     if crashed:
-        shown = "; ".join(f"{r.exchange.method} {r.exchange.url} → {describe(r)}" for r in crashed[:5])
+        shown = describe_calls(crashed)
         raise Nonconformity(f"{len(crashed)} undocumented method(s) got a 5xx: {shown}", crashed)
     served = [r for r in probes if 200 <= r.status < 300]
-    shown = "; ".join(f"{r.exchange.method} {r.exchange.url} → {describe(r)}" for r in served[:5])
+    shown = describe_calls(served)
     advise(
         not served,
         f"{len(served)} method(s) the documents do not list were served: {shown}",

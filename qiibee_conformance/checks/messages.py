@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qiibee_conformance.checks.base import advise, describe
+from qiibee_conformance.checks.base import advise, describe_calls
 from qiibee_conformance.client import Response
 from qiibee_conformance.findings import Nonconformity
 
@@ -66,13 +66,13 @@ def judge_messages(responses: list[Response], what: str) -> None:
         elif not is_object:
             loose.append(response)
     if silent:
-        shown = "; ".join(f"{r.exchange.method} {r.exchange.url} → {describe(r)}" for r in silent[:5])
+        shown = describe_calls(silent)
         raise Nonconformity(
             f"{len(silent)} {what} carry no error message: {shown}",
             silent,
             expected="a non-empty, human-readable error message",
         )
-    shown = "; ".join(f"{r.exchange.method} {r.exchange.url} → {describe(r)}" for r in loose[:5])
+    shown = describe_calls(loose)
     advise(
         not loose,
         f"{len(loose)} {what} carry their message outside a JSON object: {shown}",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qiibee_conformance.errors import RunError
+from qiibee_conformance.paths import read_user_file
 from qiibee_conformance.redact import Redactor
 from qiibee_conformance.settings import api_key_from
 
@@ -15,12 +16,7 @@ TOOL = "qiibee-conformance"
 
 def read_report(path: str) -> dict[str, Any]:
     """A certification report document; RunError (exit 2) if it is missing or is no such report."""
-    try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise RunError(f"cannot read {path}: {err}") from None
+    text = read_user_file(path, "the report")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
